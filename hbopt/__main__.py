@@ -1,0 +1,3 @@
+from hbopt.cli import main
+
+main()

@@ -1,0 +1,210 @@
+"""Candle frames in Hummingbot's layout: validation, normalisation and resampling.
+
+A candle frame is a ``pandas.DataFrame`` with exactly :data:`COLUMNS`, ``timestamp`` in epoch
+seconds (the candle's open time, aligned to its interval), sorted, without duplicates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hbopt.errors import ConfigError, DataError
+
+COLUMNS = (
+    "timestamp", "open", "high", "low", "close", "volume",
+    "quote_asset_volume", "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume",
+)
+PRICE_COLUMNS = ("open", "high", "low", "close")
+REQUIRED_COLUMNS = ("timestamp",) + PRICE_COLUMNS + ("volume",)
+
+INTERVAL_SECONDS = {
+    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
+    "1h": 3600, "2h": 7200, "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200,
+    "1d": 86400, "3d": 259200, "1w": 604800,
+}
+
+# Epoch values above these are milliseconds / microseconds rather than seconds.
+_MS_THRESHOLD = 1e11
+_US_THRESHOLD = 1e14
+
+
+def interval_seconds(interval: str) -> int:
+    """Length of a Hummingbot interval string such as ``"1m"`` or ``"4h"``, in seconds."""
+    try:
+        return INTERVAL_SECONDS[interval]
+    except KeyError:
+        raise ConfigError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_SECONDS)}") from None
+
+
+@dataclass
+class ImportReport:
+    """What :func:`normalise` did to a frame, for the user to read."""
+
+    rows: int = 0
+    first: int | None = None
+    last: int | None = None
+    converted_from_ms: int = 0
+    duplicates_dropped: int = 0
+    invalid_dropped: int = 0
+    filled_columns: list[str] = field(default_factory=list)
+    gaps: list[tuple[int, int, int]] = field(default_factory=list)  # (last ts before, first ts after, candles missing)
+
+    @property
+    def missing_candles(self) -> int:
+        return sum(g[2] for g in self.gaps)
+
+    def to_dict(self) -> dict:
+        return {
+            "rows": self.rows, "first": self.first, "last": self.last,
+            "converted_from_ms": self.converted_from_ms, "duplicates_dropped": self.duplicates_dropped,
+            "invalid_dropped": self.invalid_dropped, "filled_columns": self.filled_columns,
+            "gaps": len(self.gaps), "missing_candles": self.missing_candles,
+        }
+
+
+def to_seconds(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Epoch timestamps in seconds, converting each value given in ms or µs on its own.
+
+    Returns the converted values and how many were converted.
+    """
+    ts = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    us = ts >= _US_THRESHOLD
+    ms = (ts >= _MS_THRESHOLD) & ~us
+    ts = np.where(us, ts / 1e6, np.where(ms, ts / 1e3, ts))
+    return ts, int(ms.sum() + us.sum())
+
+
+def _describe_row(position: int, ts: float) -> str:
+    if np.isfinite(ts):
+        when = pd.Timestamp(int(ts), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        return f"row {position + 1} (timestamp {int(ts)}, {when})"
+    return f"row {position + 1}"
+
+
+def _row_problems(df: pd.DataFrame, step: int) -> pd.Series:
+    """A description of what is wrong with each invalid row, empty string for valid rows."""
+    problems = pd.Series("", index=df.index, dtype=object)
+
+    def flag(mask, text):
+        nonlocal problems
+        mask = mask & (problems == "")
+        problems = problems.mask(mask, text)
+
+    flag(~np.isfinite(df["timestamp"]), "timestamp is missing or not a number")
+    for col in PRICE_COLUMNS + ("volume",):
+        flag(df[col].isna(), f"{col} is missing or not a number")
+    for col in PRICE_COLUMNS:
+        flag(df[col] <= 0, f"{col} is not positive")
+    flag(df["volume"] < 0, "volume is negative")
+    flag(df["high"] < df["low"], "high < low")
+    flag(df["high"] < df[["open", "close"]].max(axis=1), "high is below open or close")
+    flag(df["low"] > df[["open", "close"]].min(axis=1), "low is above open or close")
+    flag(df["timestamp"] % step != 0, f"timestamp is not aligned to the {step}s interval")
+    return problems
+
+
+def normalise(raw: pd.DataFrame, interval: str, repair: bool = False) -> tuple[pd.DataFrame, ImportReport]:
+    """Validate ``raw`` and turn it into a candle frame.
+
+    Millisecond/microsecond timestamps become seconds, missing optional columns are filled with
+    zeros, rows are sorted and de-duplicated (the last occurrence wins) and gaps are reported.
+    Rows with a missing or non-positive price, inconsistent OHLC or a misaligned timestamp raise a
+    :class:`DataError` naming the first such row, unless ``repair`` asks to drop them.
+    """
+    step = interval_seconds(interval)
+    report = ImportReport()
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns))}")
+    df = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in COLUMNS if c in raw.columns})
+    df = df.reset_index(drop=True)
+    df["timestamp"], report.converted_from_ms = to_seconds(df["timestamp"])
+    for col in COLUMNS:
+        if col not in df.columns:
+            df[col] = 0.0
+            report.filled_columns.append(col)
+    df = df[list(COLUMNS)].astype("float64")
+
+    problems = _row_problems(df, step)
+    bad = problems != ""
+    if bad.any():
+        if not repair:
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{_describe_row(first, df['timestamp'].iat[first])}: {problems.iat[first]} "
+                f"({int(bad.sum())} invalid row(s) in all; --repair drops them)"
+            )
+        report.invalid_dropped = int(bad.sum())
+        df = df[~bad]
+    if df.empty:
+        raise DataError("no valid candles in the input")
+
+    before = len(df)
+    df = df.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
+    report.duplicates_dropped = before - len(df)
+    df = df.reset_index(drop=True)
+    report.gaps = find_gaps(df["timestamp"].to_numpy(), step)
+    report.rows, report.first, report.last = len(df), int(df["timestamp"].iat[0]), int(df["timestamp"].iat[-1])
+    return df, report
+
+
+def find_gaps(timestamps: np.ndarray, step: int) -> list[tuple[int, int, int]]:
+    """Runs of missing candles in sorted ``timestamps``: (last ts before, first ts after, count)."""
+    diffs = np.diff(timestamps)
+    where = np.flatnonzero(diffs > step)
+    return [(int(timestamps[i]), int(timestamps[i + 1]), int(diffs[i] // step) - 1) for i in where]
+
+
+def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Union of two candle frames; where both hold a timestamp, ``new`` wins."""
+    both = pd.concat([old, new], ignore_index=True)
+    both = both.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
+    return both.reset_index(drop=True)
+
+
+def resample_array(arr: np.ndarray, source_interval: str, target_interval: str) -> np.ndarray:
+    """Aggregate a candle array (rows x :data:`COLUMNS`) to a coarser interval.
+
+    Only buckets the source fully spans are kept: a bucket that starts before the first source
+    candle or ends after the last one is dropped, so no candle is ever built from a partial
+    period (which would leak the future or misstate the open). Gaps inside the data are
+    aggregated from the candles that exist.
+    """
+    src, dst = interval_seconds(source_interval), interval_seconds(target_interval)
+    if dst % src or dst < src:
+        raise ConfigError(f"cannot build {target_interval} candles from {source_interval} candles")
+    if dst == src or len(arr) == 0:
+        return arr
+    ts = arr[:, 0]
+    bucket = ts // dst * dst
+    keep = (bucket >= ts[0]) & (bucket + dst - src <= ts[-1])
+    arr, bucket = arr[keep], bucket[keep]
+    if len(arr) == 0:
+        return np.empty((0, len(COLUMNS)))
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], len(arr)] - 1
+    col = {name: i for i, name in enumerate(COLUMNS)}
+    out = np.empty((len(starts), len(COLUMNS)))
+    out[:, 0] = bucket[starts]
+    out[:, col["open"]] = arr[starts, col["open"]]
+    out[:, col["close"]] = arr[ends, col["close"]]
+    out[:, col["high"]] = np.maximum.reduceat(arr[:, col["high"]], starts)
+    out[:, col["low"]] = np.minimum.reduceat(arr[:, col["low"]], starts)
+    for name in ("volume", "quote_asset_volume", "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume"):
+        out[:, col[name]] = np.add.reduceat(arr[:, col[name]], starts)
+    return out
+
+
+def source_interval_for(available: list[str], target: str) -> str | None:
+    """The stored interval to build ``target`` from: itself if stored, else the coarsest finer
+    interval that divides it (fewest rows to aggregate), else ``None``."""
+    want = interval_seconds(target)
+    usable = [i for i in available if i in INTERVAL_SECONDS and want % INTERVAL_SECONDS[i] == 0]
+    return max(usable, key=INTERVAL_SECONDS.__getitem__, default=None)
+
+
+def to_frame(arr: np.ndarray) -> pd.DataFrame:
+    """A candle frame from a candle array (rows x :data:`COLUMNS`)."""
+    return pd.DataFrame(arr, columns=list(COLUMNS))

@@ -1,0 +1,142 @@
+"""The candle store: one parquet file per (connector, trading pair, interval).
+
+Files are named ``{connector}|{pair}|{interval}.parquet`` (the quants-lab cache name) and carry a
+small JSON metadata record (source, synthetic flag, ...) in the parquet schema metadata.
+Every write goes to a temporary file in the same folder and is renamed into place.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hbopt import settings
+from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, interval_seconds, merge
+from hbopt.cache.files import atomic_path
+from hbopt.errors import ConfigError, DataError
+
+SUFFIX = ".parquet"
+_META_KEY = b"hbopt"
+
+
+@dataclass(frozen=True, order=True)
+class CandleKey:
+    """Identifies one candle series: Hummingbot connector name, trading pair and interval."""
+
+    connector: str
+    pair: str
+    interval: str
+
+    def __post_init__(self):
+        interval_seconds(self.interval)
+        for name in ("connector", "pair"):
+            value = getattr(self, name)
+            if not value or "|" in value or "/" in value:
+                raise ConfigError(f"invalid {name} {value!r}")
+        if "-" not in self.pair:
+            raise ConfigError(f"invalid trading pair {self.pair!r}; Hummingbot writes pairs as BASE-QUOTE, e.g. BTC-USDT")
+
+    @property
+    def stem(self) -> str:
+        return f"{self.connector}|{self.pair}|{self.interval}"
+
+    @classmethod
+    def from_stem(cls, stem: str) -> CandleKey | None:
+        """The key a file stem names, or ``None`` if it names none."""
+        parts = stem.split("|")
+        if len(parts) != 3 or parts[2] not in INTERVAL_SECONDS:
+            return None
+        try:
+            return cls(*parts)
+        except ConfigError:
+            return None
+
+    def __str__(self) -> str:
+        return f"{self.connector} {self.pair} {self.interval}"
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CandleStore:
+    """Parquet candle files in one folder (default ``$HBOPT_HOME/candles``)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else settings.store_dir()
+
+    def path(self, key: CandleKey) -> Path:
+        return self.root / f"{key.stem}{SUFFIX}"
+
+    def keys(self) -> list[CandleKey]:
+        if not self.root.is_dir():
+            return []
+        found = (CandleKey.from_stem(p.name[: -len(SUFFIX)]) for p in self.root.glob(f"*{SUFFIX}"))
+        return sorted(k for k in found if k)
+
+    def exists(self, key: CandleKey) -> bool:
+        return self.path(key).is_file()
+
+    def read(self, key: CandleKey) -> pd.DataFrame:
+        """The stored frame; :class:`DataError` if there is none or it is unreadable."""
+        path = self.path(key)
+        if not path.is_file():
+            raise DataError(f"no candles stored for {key}; see 'hbopt data list'")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise DataError(f"cannot read {path.name}: {exc}") from None
+        return df[list(COLUMNS)]
+
+    def metadata(self, key: CandleKey) -> dict:
+        """The JSON metadata record written with the file (empty if none)."""
+        raw = (pq.read_schema(self.path(key)).metadata or {}).get(_META_KEY)
+        return json.loads(raw) if raw else {}
+
+    def write(self, key: CandleKey, df: pd.DataFrame, metadata: dict) -> Path:
+        """Replace the stored file atomically with ``df`` and ``metadata``."""
+        table = pa.Table.from_pandas(df[list(COLUMNS)].astype("float64"), preserve_index=False)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[_META_KEY] = json.dumps(metadata, sort_keys=True).encode()
+        table = table.replace_schema_metadata(schema_meta)
+        path = self.path(key)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        return path
+
+    def add(self, key: CandleKey, df: pd.DataFrame, metadata: dict, replace: bool = False) -> pd.DataFrame:
+        """Merge ``df`` into the stored file (its rows win on equal timestamps), or replace the
+        file when ``replace``. Synthetic and real candles are never mixed in one file.
+        Returns the frame now stored."""
+        if self.exists(key) and not replace:
+            if bool(self.metadata(key).get("synthetic")) != bool(metadata.get("synthetic")):
+                kinds = ("real", "synthetic") if metadata.get("synthetic") else ("synthetic", "real")
+                raise DataError(f"{key.stem} holds {kinds[1]} candles; refusing to mix in {kinds[0]} ones "
+                                f"(pass --replace to overwrite it)")
+            df = merge(self.read(key), df)
+        self.write(key, df, metadata)
+        return df
+
+    def info(self, key: CandleKey) -> dict:
+        """Row count, time span and metadata of a stored file, without reading its data."""
+        path = self.path(key)
+        pf = pq.ParquetFile(path)
+        ts = pf.read(columns=["timestamp"]).column(0)
+        first, last = (int(ts[0].as_py()), int(ts[-1].as_py())) if len(ts) else (None, None)
+        meta = self.metadata(key)
+        return {
+            "connector": key.connector, "pair": key.pair, "interval": key.interval,
+            "rows": pf.metadata.num_rows, "first": first, "last": last,
+            "source": meta.get("source", "unknown"), "synthetic": bool(meta.get("synthetic", False)),
+            "bytes": path.stat().st_size, "file": path.name,
+        }

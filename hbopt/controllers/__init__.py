@@ -1,0 +1,4 @@
+"""hbopt's built-in controllers, laid out like Hummingbot's ``controllers/`` package so that
+``get_controller_config_instance_from_dict(cfg, controllers_module="hbopt.controllers")`` loads
+them. Each module also carries ``SEARCH_SPACE``, its default parameter space for searches.
+"""

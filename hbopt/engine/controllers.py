@@ -1,0 +1,146 @@
+"""Finding and loading controller configs the way Hummingbot does.
+
+Configs are plain dicts (Hummingbot's controller YAML) loaded by Hummingbot's own
+``BacktestingEngineBase.get_controller_config_instance_from_dict``, from hbopt's built-in
+``hbopt.controllers`` package or from a user's controllers folder laid out the same way
+(``<folder>/<controller_type>/<controller_name>.py``).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+from hbopt.errors import ConfigError
+
+BUILTIN_MODULE = "hbopt.controllers"
+CONTROLLER_TYPES = ("directional_trading", "market_making", "generic")
+
+
+def use_controllers_path(path: str | Path) -> str:
+    """Make a user's controllers folder importable; returns its package name."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"controllers path {path} is not a folder")
+    if not any((path / t).is_dir() for t in CONTROLLER_TYPES):
+        raise ConfigError(f"controllers path {path} holds none of the folders {', '.join(CONTROLLER_TYPES)}")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    importlib.invalidate_caches()
+    return path.name
+
+
+def _packages(user_module: str | None) -> list[str]:
+    return [user_module, BUILTIN_MODULE] if user_module else [BUILTIN_MODULE]
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def list_controllers(user_module: str | None = None) -> list[dict]:
+    """Every loadable controller: name, type, package, and whether it ships a search space."""
+    found, seen = [], set()
+    for package in _packages(user_module):
+        for controller_type in CONTROLLER_TYPES:
+            type_module = f"{package}.{controller_type}"
+            if not _module_exists(type_module):
+                continue
+            for info in pkgutil.iter_modules(importlib.import_module(type_module).__path__):
+                if info.ispkg or info.name.startswith("_") or info.name in seen:
+                    continue
+                seen.add(info.name)
+                found.append({"name": info.name, "type": controller_type, "package": package})
+    return found
+
+
+def controller_type_of(name: str, user_module: str | None = None) -> str:
+    """The controller type (folder) of a controller given by name."""
+    for entry in list_controllers(user_module):
+        if entry["name"] == name:
+            return entry["type"]
+    known = ", ".join(e["name"] for e in list_controllers(user_module))
+    raise ConfigError(f"unknown controller {name!r}; known: {known}")
+
+
+def _package_for(controller_type: str, controller_name: str, user_module: str | None) -> str:
+    for package in _packages(user_module):
+        if _module_exists(f"{package}.{controller_type}") and \
+                _module_exists(f"{package}.{controller_type}.{controller_name}"):
+            return package
+    raise ConfigError(f"unknown controller {controller_type}.{controller_name}")
+
+
+def config_class(controller_type: str, controller_name: str, user_module: str | None = None):
+    """The controller's config class, found as Hummingbot's loader finds it."""
+    from hummingbot.strategy_v2.controllers.controller_base import ControllerConfigBase
+    from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (
+        DirectionalTradingControllerConfigBase,
+    )
+    from hummingbot.strategy_v2.controllers.market_making_controller_base import MarketMakingControllerConfigBase
+
+    package = _package_for(controller_type, controller_name, user_module)
+    try:
+        module = importlib.import_module(f"{package}.{controller_type}.{controller_name}")
+    except Exception as exc:
+        raise ConfigError(f"cannot import controller {controller_name}: {type(exc).__name__}: {exc}") from None
+    bases = (ControllerConfigBase, DirectionalTradingControllerConfigBase, MarketMakingControllerConfigBase)
+    for _, member in inspect.getmembers(module, inspect.isclass):
+        if issubclass(member, ControllerConfigBase) and member not in bases:
+            return member
+    raise ConfigError(f"controller {controller_name} defines no config class")
+
+
+def search_space(controller_type: str, controller_name: str, user_module: str | None = None) -> dict:
+    """The ``SEARCH_SPACE`` a controller module ships (empty if none)."""
+    package = _package_for(controller_type, controller_name, user_module)
+    return dict(getattr(importlib.import_module(f"{package}.{controller_type}.{controller_name}"), "SEARCH_SPACE", {}))
+
+
+def config_id(config: dict) -> str:
+    """A stable id for a config dict: the same parameters always get the same id."""
+    payload = json.dumps({k: v for k, v in config.items() if k != "id"}, sort_keys=True, default=str)
+    return f"{config.get('controller_name', 'controller')}_{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
+def load_config(config: dict, user_module: str | None = None):
+    """A validated Hummingbot controller config instance from a config dict.
+
+    Unknown fields and invalid values raise :class:`ConfigError` naming the field; a missing
+    ``id`` is filled with :func:`config_id`.
+    """
+    from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+    from pydantic import ValidationError
+
+    controller_type, controller_name = config.get("controller_type"), config.get("controller_name")
+    if not controller_name:
+        raise ConfigError("the config names no controller_name")
+    if not controller_type:
+        controller_type = controller_type_of(controller_name, user_module)
+    cls = config_class(controller_type, controller_name, user_module)
+    unknown = sorted(set(config) - set(cls.model_fields))
+    if unknown:
+        raise ConfigError(f"unknown field(s) for controller {controller_name}: {', '.join(unknown)}")
+    config = {**config, "controller_type": controller_type}
+    config.setdefault("id", config_id(config))
+    try:
+        return BacktestingEngineBase.get_controller_config_instance_from_dict(
+            config, controllers_module=_package_for(controller_type, controller_name, user_module))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"invalid {controller_name} config: {field}: {first['msg']} "
+                          f"(got {first.get('input')!r})") from None
+
+
+def config_to_dict(config) -> dict:
+    """A plain, JSON-safe dict of a config instance that :func:`load_config` (and Hummingbot's
+    loader) turns back into an equal config."""
+    return config.model_dump(mode="json", exclude_none=False)
