@@ -9,11 +9,13 @@ Understood layouts:
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pandas as pd
 
-from hbopt.cache.candles import COLUMNS
+from hbopt.cache.candles import COLUMNS, normalise
+from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.errors import DataError
 
 _BINANCE_KLINE_COLUMNS = (
@@ -96,3 +98,17 @@ def _rename_columns(raw: pd.DataFrame, pair: str) -> pd.DataFrame:
         df["timestamp"] = stamps.astype("int64") // 10**9
         df.loc[stamps.isna(), "timestamp"] = float("nan")
     return df
+
+
+def import_file(path: Path, key: CandleKey, repair: bool = False, replace: bool = False,
+                store: CandleStore | None = None) -> dict:
+    """Validate a candle file and merge it into the store (or replace the stored file).
+
+    Returns the normalisation report plus the stored file's name and final row count.
+    """
+    raw = read_candle_file(path, key.pair)
+    df, report = normalise(raw, key.interval, repair=repair)
+    store = store or CandleStore()
+    stored = store.add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
+                                 "updated_at": int(time.time())}, replace=replace)
+    return {**report.to_dict(), "file": key.stem, "stored_rows": len(stored)}

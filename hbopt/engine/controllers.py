@@ -15,6 +15,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from hbopt.engine.results import json_safe
 from hbopt.errors import ConfigError
 
 BUILTIN_MODULE = "hbopt.controllers"
@@ -143,4 +144,4 @@ def load_config(config: dict, user_module: str | None = None):
 def config_to_dict(config) -> dict:
     """A plain, JSON-safe dict of a config instance that :func:`load_config` (and Hummingbot's
     loader) turns back into an equal config."""
-    return config.model_dump(mode="json", exclude_none=False)
+    return json_safe(config.model_dump(warnings=False))

@@ -1,0 +1,1 @@
+"""Candles: the parquet store, imports, synthetic data, resampling and the tmpfs mirror."""

@@ -1,0 +1,393 @@
+"""The ``hbopt`` command line: parsing, printing and exit codes only; the work lives below."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import ujson
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from hbopt import __version__
+from hbopt.errors import ConfigError, HboptError
+
+out = Console()
+err = Console(stderr=True)
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def emit_json(data) -> None:
+    click.echo(ujson.dumps(data, indent=2, ensure_ascii=False, escape_forward_slashes=False))
+
+
+def when(ts) -> str:
+    from hbopt.engine.market_data import utc
+
+    return utc(ts) if ts is not None else "-"
+
+
+def parse_time(text: str | None) -> int | None:
+    """Epoch seconds from ``1735689600``, ``2025-01-01`` or ``2025-01-01T12:00`` (UTC)."""
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        return int(float(text)) if text.replace(".", "", 1).isdigit() else int(pd.Timestamp(text, tz="UTC").timestamp())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (2025-01-01[T12:00]) or epoch seconds") from None
+
+
+def table(columns: list[str], rows: list[list], title: str | None = None) -> Table:
+    t = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        t.add_row(*("-" if v is None else str(v) for v in row))
+    return t
+
+
+# --------------------------------------------------------------------------------------- root
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="hbopt")
+@click.option("--debug", is_flag=True, envvar="HBOPT_DEBUG", help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """Offline, multi-core optimizer for Hummingbot V2 controllers.
+
+    Data lives in $HBOPT_HOME (default ~/.hbopt); its mirror in $HBOPT_MIRROR_DIR
+    (default /tmp/hbot_data).
+    """
+    ctx.obj = {"debug": debug}
+
+
+# --------------------------------------------------------------------------------------- data
+@cli.group(context_settings=CONTEXT)
+def data():
+    """Candle store: synth, import, fetch, list."""
+
+
+def key_options(f):
+    f = click.option("--interval", default="1m", show_default=True, help="Candle interval, e.g. 1m, 1h.")(f)
+    f = click.option("--pair", required=True, help="Trading pair as BASE-QUOTE, e.g. BTC-USDT.")(f)
+    f = click.option("--connector", required=True, help="Hummingbot connector, e.g. binance_perpetual.")(f)
+    return f
+
+
+def candle_key(connector, pair, interval):
+    from hbopt.cache.store import CandleKey
+
+    return CandleKey(connector, pair, interval)
+
+
+@data.command("synth", context_settings=CONTEXT)
+@key_options
+@click.option("--days", type=float, default=120, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--start-price", type=float, default=1000.0, show_default=True)
+@click.option("--end", help="End of the series (UTC date or epoch s); default 2026-01-01, so a seed always "
+                            "gives the same candles.")
+@click.option("--regime", type=click.Choice(["mixed", "trending", "ranging"]), default="mixed", show_default=True)
+@click.option("--gap-rate", type=float, default=0.0, show_default=True, help="Chance a data gap starts at a candle.")
+@click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
+@click.option("--json", "as_json", is_flag=True)
+def data_synth(connector, pair, interval, days, seed, start_price, end, regime, gap_rate, replace, as_json):
+    """Generate a synthetic market (deterministic for a seed) into the store.
+
+    Example: hbopt data synth --connector binance_perpetual --pair BTC-USDT --days 120 --seed 7
+    """
+    from hbopt.cache import synth
+    from hbopt.cache.store import CandleStore
+
+    key = candle_key(connector, pair, interval)
+    kwargs = {"end": parse_time(end)} if end else {}
+    df = synth.generate(days, interval, seed=seed, start_price=start_price, regime=regime, gap_rate=gap_rate, **kwargs)
+    meta = {"source": "synth", "synthetic": True, "seed": seed, "regime": regime, "gap_rate": gap_rate,
+            "start_price": start_price}
+    CandleStore().add(key, df, meta, replace=replace)
+    report = {"file": key.stem, "rows": len(df), "first": int(df["timestamp"].iat[0]),
+              "last": int(df["timestamp"].iat[-1]), **meta}
+    if as_json:
+        return emit_json(report)
+    out.print(f"synthetic {key}: {len(df)} candles, {when(report['first'])} -> {when(report['last'])} (seed {seed})")
+
+
+@data.command("import", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+@key_options
+@click.option("--repair", is_flag=True, help="Drop invalid rows instead of refusing the file.")
+@click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
+@click.option("--json", "as_json", is_flag=True)
+def data_import(file, connector, pair, interval, repair, replace, as_json):
+    """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps) or parquet.
+
+    Example: hbopt data import ./BTCUSDT-1m.csv --connector binance --pair BTC-USDT --interval 1m
+    """
+    from hbopt.cache.importers import import_file
+
+    report = import_file(file, candle_key(connector, pair, interval), repair=repair, replace=replace)
+    if as_json:
+        return emit_json(report)
+    out.print(f"imported {report['rows']} candles into {report['file']} "
+              f"({when(report['first'])} -> {when(report['last'])}); now {report['stored_rows']} stored")
+    notes = [f"{report['converted_from_ms']} ms/us timestamps converted" if report["converted_from_ms"] else "",
+             f"{report['duplicates_dropped']} duplicates dropped" if report["duplicates_dropped"] else "",
+             f"{report['invalid_dropped']} invalid rows dropped" if report["invalid_dropped"] else "",
+             f"{report['missing_candles']} candles missing in {report['gaps']} gaps" if report["gaps"] else "",
+             f"filled with 0: {', '.join(report['filled_columns'])}" if report["filled_columns"] else ""]
+    for note in filter(None, notes):
+        out.print(f"  {note}")
+
+
+@data.command("fetch", context_settings=CONTEXT)
+@key_options
+@click.option("--days", type=float, default=90, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def data_fetch(connector, pair, interval, days, as_json):
+    """Download candles with Hummingbot's candle feeds, only what the store is missing.
+
+    Example: hbopt data fetch --connector binance_perpetual --pair ETH-USDT --interval 1m --days 90
+    """
+    from hbopt.cache.fetch import fetch
+
+    report = fetch(candle_key(connector, pair, interval), days)
+    if as_json:
+        return emit_json(report)
+    out.print(f"{report['file']}: +{report['added']} candles; {report['rows']} stored, "
+              f"{when(report['first'])} -> {when(report['last'])}")
+
+
+@data.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def data_list(as_json):
+    """List the stored candle files.
+
+    Example: hbopt data list
+    """
+    from hbopt.cache.store import CandleStore
+
+    store = CandleStore()
+    infos = [store.info(k) for k in store.keys()]
+    if as_json:
+        return emit_json(infos)
+    if not infos:
+        return out.print(f"no candles in {store.root}; try 'hbopt data synth' or 'hbopt data import'")
+    out.print(table(["connector", "pair", "interval", "rows", "first", "last", "source"],
+                    [[i["connector"], i["pair"], i["interval"], i["rows"], when(i["first"]), when(i["last"]),
+                      i["source"] + (" (synthetic)" if i["synthetic"] and i["source"] != "synth" else "")]
+                     for i in infos], title=str(store.root)))
+
+
+# ------------------------------------------------------------------------------------- mirror
+@cli.group(context_settings=CONTEXT)
+def mirror():
+    """Memory-mappable copy of the store in $HBOPT_MIRROR_DIR: refresh, status, clear."""
+
+
+@mirror.command("refresh", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def mirror_refresh(as_json):
+    """Copy changed store files into the mirror (and drop ones gone from the store).
+
+    Example: hbopt mirror refresh
+    """
+    from hbopt.cache.mirror import Mirror
+
+    m = Mirror.default()
+    report = m.refresh()
+    if as_json:
+        return emit_json({"mirror": str(m.root), **report})
+    out.print(f"mirror {m.root}: {len(report['copied'])} copied, {len(report['unchanged'])} unchanged, "
+              f"{len(report['removed'])} removed")
+    for stem in report["copied"]:
+        out.print(f"  copied  {stem}")
+    for stem in report["removed"]:
+        out.print(f"  removed {stem}")
+
+
+@mirror.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def mirror_status(as_json):
+    """Show each file's freshness against the store (fresh, stale, missing, orphan).
+
+    Example: hbopt mirror status
+    """
+    from hbopt.cache.mirror import Mirror
+
+    m = Mirror.default()
+    rows = m.status()
+    if as_json:
+        return emit_json({"mirror": str(m.root), "files": rows})
+    out.print(table(["file", "state", "rows", "first", "last"],
+                    [[r["file"], r["state"], r.get("rows"), when(r.get("first")), when(r.get("last"))] for r in rows],
+                    title=str(m.root)))
+
+
+@mirror.command("clear", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def mirror_clear(as_json):
+    """Remove every mirrored file (the store is untouched).
+
+    Example: hbopt mirror clear
+    """
+    from hbopt.cache.mirror import Mirror
+
+    removed = Mirror.default().clear()
+    if as_json:
+        return emit_json({"removed": removed})
+    out.print(f"removed {len(removed)} mirrored file(s)")
+
+
+# ---------------------------------------------------------------------------------- backtest
+def parse_set(values: tuple[str, ...]) -> dict:
+    """``--set key=value`` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    fields = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
+        fields[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return fields
+
+
+def read_config_file(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} does not hold a controller config (a YAML mapping)")
+    return data
+
+
+def controllers_module(path) -> str | None:
+    from hbopt.engine.controllers import use_controllers_path
+
+    return use_controllers_path(path) if path else None
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config_file", required=False, type=click.Path(path_type=Path))
+@click.option("--controller", help="Built-in or user controller by name, e.g. bollinger.")
+@click.option("--connector", help="Connector (overrides the config's connector_name).")
+@click.option("--pair", help="Trading pair (overrides the config's trading_pair).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a config field; repeatable.")
+@click.option("--days", type=float, help="The last N days of stored data [default: 30 without --start/--end].")
+@click.option("--start", help="Window start (UTC date or epoch s).")
+@click.option("--end", help="Window end (UTC date or epoch s).")
+@click.option("--resolution", default="1m", show_default=True, help="Backtest tick interval.")
+@click.option("--trade-cost", type=float, default=0.0006, show_default=True, help="Fee per trade, as a fraction.")
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+@click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), help="Also write every executor to this JSON file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost,
+             controllers_path, ledger_file, as_json):
+    """Backtest one controller config offline on mirrored candles.
+
+    \b
+    Examples:
+      hbopt backtest my_controller.yml --days 30 --json
+      hbopt backtest --controller bollinger --connector binance_perpetual --pair BTC-USDT \\
+          --set bb_length=100 --set stop_loss=0.02 --days 30
+      hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
+    """
+    from hbopt.cache.files import write_text_atomic
+    from hbopt.engine import backtest as run_backtest
+
+    if bool(config_file) == bool(controller):
+        raise click.UsageError("give a config file or --controller NAME (one of them)")
+    user_module = controllers_module(controllers_path)
+    config = read_config_file(config_file) if config_file else {"controller_name": controller}
+    config.update({k: v for k, v in (("connector_name", connector), ("trading_pair", pair)) if v})
+    config.update(parse_set(sets))
+    start_ts, end_ts = parse_time(start), parse_time(end)
+    if (start_ts is None) != (end_ts is None):
+        raise click.UsageError("--start and --end go together")
+    if days is not None and start_ts is not None:
+        raise click.UsageError("use --days or --start/--end, not both")
+    if days is None and start_ts is None:
+        days = 30
+    result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, days=days, user_module=user_module,
+                          ledger=bool(ledger_file))
+    if ledger_file:
+        write_text_atomic(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
+    if as_json:
+        return emit_json(result)
+    print_backtest(result)
+
+
+def print_backtest(r: dict) -> None:
+    cfg = r["config"]
+    out.print(f"[bold]{cfg['controller_name']}[/] {cfg.get('connector_name', '')} {cfg.get('trading_pair', '')}  "
+              f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, trade cost {r['trade_cost']}, "
+              f"engine {r['engine']}")
+    metrics = [("net PnL (quote)", r["net_pnl_quote"]), ("net PnL", r["net_pnl"]),
+               ("executors", r["total_executors"]), ("with position", r["total_executors_with_position"]),
+               ("accuracy", r["accuracy"]), ("sharpe", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),
+               ("max drawdown (quote)", r["max_drawdown_usd"]), ("max drawdown", r["max_drawdown_pct"]),
+               ("volume (quote)", r["total_volume"]), ("fees (quote)", r["total_fees_quote"]),
+               ("close types", r["close_types"] or {})]
+    out.print(table(["metric", "value"], [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in metrics]))
+    t = r["timings"]
+    out.print(f"{t['ticks']} ticks in {t['run_s']:.2f}s ({t['total_s']:.2f}s in all)")
+    for warning in r["warnings"]:
+        err.print(f"[yellow]warning:[/] {warning}")
+
+
+# ------------------------------------------------------------------------------- controllers
+@cli.group(context_settings=CONTEXT)
+def controllers():
+    """Built-in and user controllers."""
+
+
+@controllers.command("list", context_settings=CONTEXT)
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+@click.option("--json", "as_json", is_flag=True)
+def controllers_list(controllers_path, as_json):
+    """List the controllers hbopt can load, with their default search spaces.
+
+    Example: hbopt controllers list
+    """
+    from hbopt.engine.controllers import list_controllers, search_space
+
+    user_module = controllers_module(controllers_path)
+    entries = [{**e, "search_space": search_space(e["type"], e["name"], user_module)}
+               for e in list_controllers(user_module)]
+    if as_json:
+        return emit_json(entries)
+    out.print(table(["name", "type", "package", "search space"],
+                    [[e["name"], e["type"], e["package"], ", ".join(e["search_space"]) or "-"] for e in entries]))
+
+
+# -------------------------------------------------------------------------------------- main
+def main() -> None:
+    """Entry point: run the CLI, turning errors into one line and a documented exit code."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("HBOPT_DEBUG") not in (None, "", "0")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except HboptError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+        if debug:
+            raise
+        err.print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                  markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)

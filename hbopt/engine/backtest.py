@@ -1,0 +1,85 @@
+"""One offline backtest with Hummingbot's stock ``BacktestingEngineBase.run_backtesting``."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from importlib.metadata import version
+
+from hbopt import __version__
+from hbopt.cache.candles import interval_seconds
+from hbopt.engine.controllers import config_to_dict, load_config
+from hbopt.engine.market_data import CandleSource, fill_provider, required_feeds, utc, window_for_days
+from hbopt.engine.offline import offline
+from hbopt.engine.results import json_safe, ledger_row
+from hbopt.errors import ConfigError
+
+ENGINES = ("stock",)
+DEFAULT_TRADE_COST = 0.0006
+
+
+def _default_candles() -> CandleSource:
+    from hbopt.cache.mirror import Mirror
+
+    mirror = Mirror.default()
+    mirror.refresh()  # copies only what changed; a no-op when the mirror is fresh
+    return mirror.load
+
+
+def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
+             trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
+             candles: CandleSource | None = None, user_module: str | None = None,
+             ledger: bool = False) -> dict:
+    """Backtest a controller config offline and return a JSON-safe result.
+
+    The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
+    data covers. Candles come from ``candles`` (default: the mirror, refreshed if stale). The
+    result holds Hummingbot's ``summarize_results`` metrics plus ``engine``, ``config`` (the
+    resolved config), ``start``, ``end``, ``resolution``, ``trade_cost``, ``timings``,
+    ``warnings`` and ``versions``; with ``ledger`` also ``executors``, one record per executor.
+    Passing ``config``, ``start``, ``end``, ``resolution`` and ``trade_cost`` back in reproduces it.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if interval_seconds(resolution) < 60:
+        raise ConfigError("the backtest resolution must be 1m or coarser")
+    if (days is None) == (start is None or end is None):
+        raise ConfigError("give either days or both start and end")
+    if days is None and start >= end:
+        raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
+    began = time.perf_counter()
+    candles = candles or _default_candles()
+    with offline():
+        controller_config = load_config(config, user_module)
+        outcome = asyncio.run(_run_stock(controller_config, start, end, days, resolution, trade_cost, candles))
+    start, end, output, warnings, run_s = outcome
+    ticks = len(output["processed_data"].get("features", ()))
+    result = json_safe(output["results"])
+    result.update({
+        "engine": engine,
+        "config": config_to_dict(controller_config),
+        "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
+        "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": ticks},
+        "warnings": warnings,
+        "versions": {"hbopt": __version__, "hummingbot": version("hummingbot")},
+    })
+    if ledger:
+        result["executors"] = [ledger_row(info) for info in output["executors"]]
+    return result
+
+
+async def _run_stock(controller_config, start, end, days, resolution, trade_cost, candles):
+    from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+
+    logging.getLogger("hummingbot").setLevel(logging.WARNING)
+    engine = BacktestingEngineBase()
+    provider = engine.backtesting_data_provider
+    probe = controller_config.get_controller_class()(config=controller_config, market_data_provider=provider,
+                                                     actions_queue=None)
+    feeds = required_feeds(probe, resolution)
+    if days is not None:
+        start, end = window_for_days(feeds, candles, days)
+    warnings = fill_provider(provider, controller_config, feeds, candles, start, end)
+    began = time.perf_counter()
+    output = await engine.run_backtesting(controller_config, start, end, resolution, trade_cost)
+    return start, end, output, warnings, time.perf_counter() - began

@@ -1,0 +1,113 @@
+"""Handing Hummingbot's ``BacktestingDataProvider`` everything it would otherwise download.
+
+The provider reuses a candles feed when ``candles_feeds["{connector}_{pair}_{interval}"]`` spans
+the backtest window, and skips the exchange when ``trading_rules[connector]`` is filled. This
+module works out which feeds a controller needs (the backtest resolution plus its own
+``get_candles_config()``, each with ``max_records`` candles of warm-up), checks the local data
+covers them, and fills both in. Missing data is a :class:`DataError`, never a download.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from hbopt.cache.candles import find_gaps, interval_seconds, to_frame
+from hbopt.engine.trading_rules import trading_rule
+from hbopt.errors import ConfigError, DataError
+
+#: ``(connector, pair, interval) -> candle array`` (rows x the ten candle columns), e.g. ``Mirror.load``.
+CandleSource = Callable[[str, str, str], np.ndarray]
+
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One candles feed a backtest needs: its interval and seconds of history before ``start``."""
+
+    connector: str
+    pair: str
+    interval: str
+    warmup: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.connector}_{self.pair}_{self.interval}"
+
+
+def utc(ts: float) -> str:
+    return pd.Timestamp(int(ts), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def required_feeds(controller, resolution: str) -> list[Feed]:
+    """The feeds a controller instance reads, merged by key (largest warm-up wins)."""
+    cfg = controller.config
+    feeds = {f"{cfg.connector_name}_{cfg.trading_pair}_{resolution}":
+             Feed(cfg.connector_name, cfg.trading_pair, resolution, 0)}
+    for candles in controller.get_candles_config():
+        feed = Feed(candles.connector, candles.trading_pair, candles.interval,
+                    candles.max_records * interval_seconds(candles.interval))
+        if feed.key not in feeds or feeds[feed.key].warmup < feed.warmup:
+            feeds[feed.key] = feed
+    return list(feeds.values())
+
+
+def window_for_days(feeds: list[Feed], candles: CandleSource, days: float) -> tuple[int, int]:
+    """The last ``days`` days that every feed covers: ends on the latest timestamp all feeds
+    reach (so each feed holds a candle at or after the end, as the provider requires)."""
+    if days <= 0:
+        raise ConfigError("--days must be positive")
+    end = min(_last_timestamp(candles, f) for f in feeds)
+    return int(end - days * DAY), int(end)
+
+
+def _last_timestamp(candles: CandleSource, feed: Feed) -> float:
+    arr = candles(feed.connector, feed.pair, feed.interval)
+    if len(arr) == 0:
+        raise DataError(f"no {feed.interval} candles for {feed.connector} {feed.pair}")
+    return float(arr[-1, 0])
+
+
+def feed_frame(feed: Feed, candles: CandleSource, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
+    """The candles of ``feed`` for a backtest over ``[start, end]``, with warnings about gaps.
+
+    Covers ``start - warmup`` through the first candle at or after ``end``; anything less is a
+    :class:`DataError` saying what is missing.
+    """
+    arr = candles(feed.connector, feed.pair, feed.interval)
+    step = interval_seconds(feed.interval)
+    need_from = start - feed.warmup
+    need_to = -(-end // step) * step  # first candle at or after end
+    what = f"{feed.connector} {feed.pair} {feed.interval} candles"
+    if len(arr) == 0:
+        raise DataError(f"no {what}; import, fetch or synth them, then 'hbopt mirror refresh'")
+    first, last = float(arr[0, 0]), float(arr[-1, 0])
+    if first > need_from or last < need_to:
+        warm = f" (incl. {feed.warmup // step} candles of indicator warm-up)" if feed.warmup else ""
+        raise DataError(f"{what} cover {utc(first)} -> {utc(last)}, but the window needs "
+                        f"{utc(need_from)} -> {utc(need_to)}{warm}")
+    ts = arr[:, 0]
+    lo, hi = np.searchsorted(ts, need_from, "left"), np.searchsorted(ts, need_to, "right")
+    window = np.array(arr[lo:hi])
+    warnings = []
+    gaps = find_gaps(window[:, 0], step)
+    if gaps:
+        missing = sum(g[2] for g in gaps)
+        warnings.append(f"{what}: {missing} missing candle(s) in {len(gaps)} gap(s) inside the window")
+    return to_frame(window), warnings
+
+
+def fill_provider(provider, controller_config, feeds: list[Feed], candles: CandleSource,
+                  start: int, end: int) -> list[str]:
+    """Put every feed and the trading rules into a ``BacktestingDataProvider``; returns warnings."""
+    warnings = []
+    for feed in feeds:
+        frame, feed_warnings = feed_frame(feed, candles, start, end)
+        provider.candles_feeds[feed.key] = frame
+        warnings += feed_warnings
+    connector, pair = controller_config.connector_name, controller_config.trading_pair
+    provider.trading_rules.setdefault(connector, {})[pair] = trading_rule(connector, pair)
+    return warnings

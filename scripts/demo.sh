@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job end to end on the bundled default data (a seeded synthetic market), offline.
+# Usage: scripts/demo.sh PATH/TO/hbopt   (make demo sets HBOPT_HOME/HBOPT_MIRROR_DIR to demo folders)
+set -euo pipefail
+hbopt=${1:-hbopt}
+pair=(--connector binance_perpetual --pair BTC-USDT)
+step() { printf '\n\033[1m$ hbopt %s\033[0m\n' "$*"; "$hbopt" "$@"; }
+
+step data synth "${pair[@]}" --interval 1m --days 120 --seed 7 --replace
+step data list
+step mirror refresh
+step mirror status
+step controllers list
+step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30
+step backtest --controller ma_cross "${pair[@]}" --days 90
+step backtest --controller pmm "${pair[@]}" --set buy_spreads=0.004,0.01 --set sell_spreads=0.004,0.01 --days 3
