@@ -17,6 +17,17 @@ from hbopt.errors import ConfigError, DataError
 
 DAY = 86400
 
+# Hummingbot shares one aiohttp session per process, bound to the event loop that created it,
+# so every download of this process runs on the same loop.
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _run(coro):
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop.run_until_complete(coro)
+
 
 def supported_connectors() -> list[str]:
     from hummingbot.data_feed.candles_feed.candles_factory import CandlesFactory
@@ -68,7 +79,7 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     logging.getLogger("hummingbot").setLevel(logging.CRITICAL)
     for lo, hi in ranges:
         try:
-            raw = asyncio.run(_download(key, lo, hi))
+            raw = _run(_download(key, lo, hi))
         except Exception as exc:
             raise DataError(f"fetching {key} {lo}..{hi} failed: {type(exc).__name__}: {exc}") from None
         if len(raw):
