@@ -368,7 +368,7 @@ def main() -> None:
     """Entry point: run the CLI, turning errors into one line and a documented exit code."""
     debug = "--debug" in sys.argv[1:] or os.environ.get("HBOPT_DEBUG") not in (None, "", "0")
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="hbopt", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

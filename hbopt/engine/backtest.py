@@ -12,7 +12,7 @@ from hbopt.engine.controllers import config_to_dict, load_config
 from hbopt.engine.market_data import CandleSource, fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row
-from hbopt.errors import ConfigError
+from hbopt.errors import ConfigError, DataError
 
 ENGINES = ("stock",)
 DEFAULT_TRADE_COST = 0.0006
@@ -81,5 +81,12 @@ async def _run_stock(controller_config, start, end, days, resolution, trade_cost
         start, end = window_for_days(feeds, candles, days)
     warnings = fill_provider(provider, controller_config, feeds, candles, start, end)
     began = time.perf_counter()
-    output = await engine.run_backtesting(controller_config, start, end, resolution, trade_cost)
+    try:
+        output = await engine.run_backtesting(controller_config, start, end, resolution, trade_cost)
+    except IndexError:
+        if engine.controller is None or not engine.controller.processed_data.get("features", ()).empty:
+            raise
+        raise DataError(f"no tick between {utc(start)} and {utc(end)} has the controller's indicators ready: "
+                        "Hummingbot's engine shows a controller only the candles inside the window, so "
+                        "their warm-up must fit in it; use a longer window") from None
     return start, end, output, warnings, time.perf_counter() - began

@@ -1,0 +1,87 @@
+"""Built-in controllers load with Hummingbot's own loader and never peek at unclosed candles."""
+import asyncio
+import json
+
+import pytest
+from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+
+from hbopt.cache.candles import resample_array, to_frame
+from hbopt.engine.controllers import config_class, list_controllers, search_space
+from tests.conftest import CONNECTOR, PAIR
+
+BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading"}
+
+
+def test_the_builtins_are_listed_with_their_types():
+    found = {e["name"]: e["type"] for e in list_controllers() if e["package"] == "hbopt.controllers"}
+    assert found == BUILTINS
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_hummingbots_loader_loads_each_builtin(name):
+    cfg = {"id": "x", "controller_name": name, "controller_type": BUILTINS[name],
+           "connector_name": CONNECTOR, "trading_pair": PAIR}
+    config = BacktestingEngineBase.get_controller_config_instance_from_dict(cfg, controllers_module="hbopt.controllers")
+    assert config.controller_name == name
+    assert config.get_controller_class().__module__ == f"hbopt.controllers.{BUILTINS[name]}.{name}"
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_each_builtin_ships_a_search_space_over_its_own_fields(name):
+    space = search_space(BUILTINS[name], name)
+    fields = config_class(BUILTINS[name], name).model_fields
+    assert space and set(space) <= set(fields)
+    for spec in space.values():
+        assert spec["type"] in ("int", "float", "categorical")
+        assert spec["type"] == "categorical" and spec["choices"] or spec["low"] < spec["high"]
+
+
+def test_ma_cross_sees_an_hourly_candle_only_once_it_has_closed():
+    """Features of the 1h candle opened at ``o`` are stamped ``o + 59 min``: the 1m tick whose own
+    candle closes with the hour. Stamped at ``o`` they would let 59 ticks trade on a future close."""
+    from hbopt.cache import synth
+
+    minutes = synth.generate(5, "1m", seed=2)
+    hours = to_frame(resample_array(minutes.to_numpy(), "1m", "1h"))
+    engine = BacktestingEngineBase()
+    provider = engine.backtesting_data_provider
+    provider.candles_feeds[f"{CONNECTOR}_{PAIR}_1h"] = hours
+    start, end = int(hours["timestamp"].iat[0]), int(hours["timestamp"].iat[-1])
+    provider.update_backtesting_time(start, end)
+    config = BacktestingEngineBase.get_controller_config_instance_from_dict(
+        {"id": "x", "controller_name": "ma_cross", "controller_type": "directional_trading",
+         "connector_name": CONNECTOR, "trading_pair": PAIR, "fast_ma": 3, "slow_ma": 6}, "hbopt.controllers")
+
+    async def features():
+        controller = config.get_controller_class()(config=config, market_data_provider=provider, actions_queue=None)
+        await controller.update_processed_data()
+        return controller.processed_data["features"]
+
+    stamped = asyncio.run(features())
+    slow_ready = hours["timestamp"].iloc[5:]  # the 6-hour average needs 6 closes
+    assert stamped["timestamp"].tolist() == (slow_ready + 3540).tolist()
+
+
+def test_a_users_controllers_folder_loads_the_same_way(market, hbopt, tmp_path):
+    folder = tmp_path / "my_controllers" / "directional_trading"
+    folder.mkdir(parents=True)
+    (folder.parent / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    (folder / "always_long.py").write_text(
+        "import pandas as pd\n"
+        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
+        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
+        "class AlwaysLongConfig(DirectionalTradingControllerConfigBase):\n"
+        "    controller_name: str = 'always_long'\n\n\n"
+        "class AlwaysLong(DirectionalTradingControllerBase):\n"
+        "    async def update_processed_data(self):\n"
+        "        features = pd.DataFrame({'timestamp': [0.0], 'signal': [1]})  # long from the start\n"
+        "        self.processed_data = {'signal': 1, 'features': features}\n")
+    listed = hbopt("controllers", "list", "--controllers-path", folder.parent, "--json")
+    assert {"name": "always_long", "type": "directional_trading", "package": "my_controllers",
+            "search_space": {}} in json.loads(listed.out)
+    run = hbopt("backtest", "--controllers-path", folder.parent, "--controller", "always_long",
+                "--connector", CONNECTOR, "--pair", PAIR, "--days", "1", "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    assert result["total_long"] > 0 and result["total_short"] == 0
