@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hbopt import __version__
-from hbopt.errors import ConfigError, HboptError
+from hbopt.errors import ConfigError, HboptError, ParityError
 
 out = Console()
 err = Console(stderr=True)
@@ -281,10 +281,11 @@ def controllers_module(path) -> str | None:
 @click.option("--end", help="Window end (UTC date or epoch s).")
 @click.option("--resolution", default="1m", show_default=True, help="Backtest tick interval.")
 @click.option("--trade-cost", type=float, default=0.0006, show_default=True, help="Fee per trade, as a fraction.")
+@click.option("--turbo", is_flag=True, help="Use the turbo engine (same results as Hummingbot's, faster).")
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), help="Also write every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost,
+def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, turbo,
              controllers_path, ledger_file, as_json):
     """Backtest one controller config offline on mirrored candles.
 
@@ -294,6 +295,7 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest --controller bollinger --connector binance_perpetual --pair BTC-USDT \\
           --set bb_length=100 --set stop_loss=0.02 --days 30
       hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
+      hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
     """
     from hbopt.cache.files import write_text_atomic
     from hbopt.engine import backtest as run_backtest
@@ -311,8 +313,8 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
         raise click.UsageError("use --days or --start/--end, not both")
     if days is None and start_ts is None:
         days = 30
-    result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, days=days, user_module=user_module,
-                          ledger=bool(ledger_file))
+    result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
+                          user_module=user_module, ledger=bool(ledger_file))
     if ledger_file:
         write_text_atomic(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
     if as_json:
@@ -334,8 +336,47 @@ def print_backtest(r: dict) -> None:
     out.print(table(["metric", "value"], [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in metrics]))
     t = r["timings"]
     out.print(f"{t['ticks']} ticks in {t['run_s']:.2f}s ({t['total_s']:.2f}s in all)")
+    if r.get("turbo_fallback"):
+        err.print(f"[yellow]note:[/] ran the stock engine: {r['turbo_fallback']}")
     for warning in r["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}")
+
+
+# ------------------------------------------------------------------------------------- bench
+@cli.command(context_settings=CONTEXT)
+@click.option("--days", type=float, default=90, show_default=True, help="Window of 1m candles per backtest.")
+@click.option("--controllers", "names", default="bollinger,ma_cross,pmm", show_default=True,
+              help="Comma-separated built-ins to benchmark.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market.")
+@click.option("--json", "as_json", is_flag=True)
+def bench(days, names, seed, as_json):
+    """Stock vs turbo engine on the same configs and data, in this process, one core.
+
+    Prints per controller: ms per backtest for each engine, the speedup, the peak memory rise
+    and whether the two engines agree (same executors, PnL, fees and volume to 1e-9, same summary).
+
+    Example: hbopt bench --days 90
+    """
+    from hbopt.engine.bench import CONFIGS, run_bench
+
+    controllers = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(controllers) - set(CONFIGS))
+    if unknown:
+        raise ConfigError(f"no bench config for {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    with err.status("benchmarking") as status:
+        rows = run_bench(days, controllers, seed, progress=lambda message: status.update(message))
+    if as_json:
+        emit_json(rows)
+    else:
+        out.print(table(["controller", "ticks", "executors", "stock ms", "turbo ms", "speedup", "stock peak MB",
+                         "turbo peak MB", "parity"],
+                        [[r["controller"], r["ticks"], r["executors"], r["stock_ms"], r["turbo_ms"], f"{r['speedup']}x",
+                          r["stock_peak_mb"], r["turbo_peak_mb"],
+                          "yes" if r["parity"] else "NO: " + "; ".join(r["differences"])] for r in rows],
+                        title=f"{days:g} days of 1m candles, synthetic market seed {seed}"))
+    disagreeing = [r["controller"] for r in rows if not r["parity"]]
+    if disagreeing:
+        raise ParityError(f"turbo and stock results differ for {', '.join(disagreeing)}")
 
 
 # ------------------------------------------------------------------------------- controllers

@@ -5,7 +5,7 @@ Exit codes (also in README.md):
   3 data error (missing/uncovered window, malformed or invalid candle file);
   4 configuration error (unknown controller, field or value);
   5 network access attempted while offline; 6 busy (a lock is held by another run);
-  130 interrupted (Ctrl-C).
+  7 the turbo engine disagreed with Hummingbot's (``hbopt bench``); 130 interrupted (Ctrl-C).
 """
 
 
@@ -33,3 +33,7 @@ class NetworkBlockedError(HboptError):
 
 class BusyError(HboptError):
     exit_code = 6
+
+
+class ParityError(HboptError):
+    exit_code = 7

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from importlib.metadata import version
@@ -14,7 +15,7 @@ from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row
 from hbopt.errors import ConfigError, DataError
 
-ENGINES = ("stock",)
+ENGINES = ("stock", "turbo")
 DEFAULT_TRADE_COST = 0.0006
 
 
@@ -36,7 +37,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     data covers. Candles come from ``candles`` (default: the mirror, refreshed if stale). The
     result holds Hummingbot's ``summarize_results`` metrics plus ``engine``, ``config`` (the
     resolved config), ``start``, ``end``, ``resolution``, ``trade_cost``, ``timings``,
-    ``warnings`` and ``versions``; with ``ledger`` also ``executors``, one record per executor.
+    ``warnings`` and ``versions``; the turbo engine adds ``turbo_fallback``: why it ran the
+    stock engine instead, or ``None``; with ``ledger`` also ``executors``, one record per executor.
     Passing ``config``, ``start``, ``end``, ``resolution`` and ``trade_cost`` back in reproduces it.
     """
     if engine not in ENGINES:
@@ -49,14 +51,26 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()
     candles = candles or _default_candles()
+    fallback = None
     with offline():
         controller_config = load_config(config, user_module)
-        outcome = asyncio.run(_run_stock(controller_config, start, end, days, resolution, trade_cost, candles))
+        run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
+                                resolution=resolution, trade_cost=trade_cost, candles=candles)
+        if engine == "turbo":
+            from hbopt.engine.turbo import TurboBacktestingEngine, Unsupported
+            try:
+                outcome = asyncio.run(run(TurboBacktestingEngine))
+            except Unsupported as exc:
+                fallback = str(exc)
+        if engine == "stock" or fallback:
+            from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+            outcome = asyncio.run(run(BacktestingEngineBase))
     start, end, output, warnings, run_s = outcome
     ticks = len(output["processed_data"].get("features", ()))
     result = json_safe(output["results"])
     result.update({
         "engine": engine,
+        **({"turbo_fallback": fallback} if engine == "turbo" else {}),
         "config": config_to_dict(controller_config),
         "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
         "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": ticks},
@@ -68,11 +82,10 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     return result
 
 
-async def _run_stock(controller_config, start, end, days, resolution, trade_cost, candles):
-    from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
-
+async def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles):
+    """Run one engine (Hummingbot's ``BacktestingEngineBase`` or a drop-in subclass) on provided data."""
     logging.getLogger("hummingbot").setLevel(logging.WARNING)
-    engine = BacktestingEngineBase()
+    engine = engine_class()
     provider = engine.backtesting_data_provider
     probe = controller_config.get_controller_class()(config=controller_config, market_data_provider=provider,
                                                      actions_queue=None)

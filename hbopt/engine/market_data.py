@@ -74,7 +74,7 @@ def _last_timestamp(candles: CandleSource, feed: Feed) -> float:
 def feed_frame(feed: Feed, candles: CandleSource, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
     """The candles of ``feed`` for a backtest over ``[start, end]``, with warnings about gaps.
 
-    Covers ``start - warmup`` through the first candle at or after ``end``; anything less is a
+    Spans ``start - warmup`` through the first candle at or after ``end``; anything less is a
     :class:`DataError` saying what is missing.
     """
     arr = candles(feed.connector, feed.pair, feed.interval)
@@ -90,7 +90,9 @@ def feed_frame(feed: Feed, candles: CandleSource, start: int, end: int) -> tuple
         raise DataError(f"{what} cover {utc(first)} -> {utc(last)}, but the window needs "
                         f"{utc(need_from)} -> {utc(need_to)}{warm}")
     ts = arr[:, 0]
-    lo, hi = np.searchsorted(ts, need_from, "left"), np.searchsorted(ts, need_to, "right")
+    # From the last candle at or before need_from to the first at or after need_to, so that a gap
+    # at either end still leaves the feed spanning the window, as Hummingbot's provider checks.
+    lo, hi = np.searchsorted(ts, need_from, "right") - 1, np.searchsorted(ts, need_to, "left") + 1
     window = np.array(arr[lo:hi])
     warnings = []
     gaps = find_gaps(window[:, 0], step)

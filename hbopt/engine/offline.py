@@ -7,6 +7,7 @@ attempt swallowed by a library's retry loop is still reported by :func:`blocked_
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -17,7 +18,7 @@ from hbopt.errors import NetworkBlockedError
 
 _INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _IGNORED_FRAMES = ("socket.py", "asyncio", "aiohttp", "ssl.py", "concurrent", "threading.py",
-                   "hbopt/engine/offline.py", "aiodns", "selectors.py")
+                   "hbopt/engine/offline.py", "aiodns", "selectors.py", "hummingbot/core/web_assistant")
 
 _originals: dict[str, object] = {}
 _attempts: list[str] = []
@@ -59,13 +60,19 @@ def _guarded_create_connection(address, *args, **kwargs):
     _block(f"connection to {address!r}")
 
 
+async def _guarded_loop_getaddrinfo(self, host, port, *args, **kwargs):
+    _block(f"name lookup of {host}:{port}")  # in the event loop's thread, so the caller is on the stack
+
+
 def install() -> None:
     """Cut the network off for the rest of this process (idempotent). Used by workers."""
     with _lock:
         if _originals:
             return
         _originals.update(connect=socket.socket.connect, connect_ex=socket.socket.connect_ex,
-                          getaddrinfo=socket.getaddrinfo, create_connection=socket.create_connection)
+                          getaddrinfo=socket.getaddrinfo, create_connection=socket.create_connection,
+                          loop_getaddrinfo=asyncio.base_events.BaseEventLoop.getaddrinfo)
+        asyncio.base_events.BaseEventLoop.getaddrinfo = _guarded_loop_getaddrinfo
         socket.socket.connect = _guarded_connect
         socket.socket.connect_ex = _guarded_connect_ex
         socket.getaddrinfo = _guarded_getaddrinfo
@@ -81,6 +88,7 @@ def uninstall() -> None:
         socket.socket.connect_ex = _originals["connect_ex"]
         socket.getaddrinfo = _originals["getaddrinfo"]
         socket.create_connection = _originals["create_connection"]
+        asyncio.base_events.BaseEventLoop.getaddrinfo = _originals["loop_getaddrinfo"]
         _originals.clear()
 
 

@@ -27,16 +27,14 @@ def json_safe(value):
     return value
 
 
-LEDGER_FIELDS = ("id", "side", "timestamp", "close_timestamp", "close_type", "level_id",
-                 "net_pnl_quote", "net_pnl_pct", "cum_fees_quote", "filled_amount_quote")
-
-
 def ledger_row(info) -> dict:
-    """One executor of a run (a Hummingbot ``ExecutorInfo``) as a flat record."""
-    return json_safe({
-        "id": info.config.id, "side": info.config.side, "timestamp": info.timestamp,
-        "close_timestamp": info.close_timestamp, "close_type": info.close_type,
-        "level_id": getattr(info.config, "level_id", None),
-        "net_pnl_quote": info.net_pnl_quote, "net_pnl_pct": info.net_pnl_pct,
-        "cum_fees_quote": info.cum_fees_quote, "filled_amount_quote": info.filled_amount_quote,
-    })
+    """One executor of a run (a Hummingbot ``ExecutorInfo``) as a flat, JSON-safe record."""
+    config = info.config
+    return {
+        "id": config.id, "side": config.side.name, "timestamp": float(info.timestamp),
+        "close_timestamp": None if info.close_timestamp is None else float(info.close_timestamp),
+        "close_type": None if info.close_type is None else info.close_type.name,
+        "level_id": getattr(config, "level_id", None),
+        "net_pnl_quote": float(info.net_pnl_quote), "net_pnl_pct": float(info.net_pnl_pct),
+        "cum_fees_quote": float(info.cum_fees_quote), "filled_amount_quote": float(info.filled_amount_quote),
+    }

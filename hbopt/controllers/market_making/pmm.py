@@ -24,7 +24,10 @@ SEARCH_SPACE = {
 
 class PMMConfig(MarketMakingControllerConfigBase):
     controller_name: str = "pmm"
-    # Validated even when left out, so that missing amounts spread equally over the levels.
+    # Validated even when left out (Hummingbot's base leaves its string defaults unparsed), so that
+    # spreads are lists and missing amounts spread equally over the levels.
+    buy_spreads: List[float] = Field(default="0.01,0.02", validate_default=True)
+    sell_spreads: List[float] = Field(default="0.01,0.02", validate_default=True)
     buy_amounts_pct: Union[List[Decimal], None] = Field(default=None, validate_default=True)
     sell_amounts_pct: Union[List[Decimal], None] = Field(default=None, validate_default=True)
 

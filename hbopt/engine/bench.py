@@ -1,0 +1,109 @@
+"""``hbopt bench``: the stock and turbo engines side by side on the same configs and data."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from typing import Callable
+
+import psutil
+
+from hbopt.cache import synth
+from hbopt.cache.candles import resample_array
+from hbopt.engine.backtest import backtest
+from hbopt.engine.parity import differences
+
+_PAIR = {"connector_name": "binance_perpetual", "trading_pair": "BTC-USDT", "total_amount_quote": 1000}
+CONFIGS = {
+    "bollinger": {"controller_name": "bollinger", **_PAIR, "bb_length": 100, "bb_std": 2.0},
+    "ma_cross": {"controller_name": "ma_cross", **_PAIR, "fast_ma": 6, "slow_ma": 24},
+    "pmm": {"controller_name": "pmm", **_PAIR, "buy_spreads": "0.002,0.006", "sell_spreads": "0.002,0.006",
+            "take_profit": 0.004, "stop_loss": 0.01, "time_limit": 3600, "executor_refresh_time": 300},
+}
+_WARMUP_DAYS = 4  # data before the window, for indicator warm-up
+
+
+class PeakMemory:
+    """Samples this process's RSS in a thread; ``peak_mb`` is the rise over the starting RSS."""
+
+    def __init__(self, interval: float = 0.005):
+        self._process, self._interval = psutil.Process(), interval
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._base = self._peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(self._interval):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._process.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return (self._peak - self._base) / 2**20
+
+
+def _measure_in_child(run: Callable[[], dict], connection) -> None:
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        result = run()
+        elapsed = time.perf_counter() - began
+    connection.send((result, elapsed * 1000, memory.peak_mb))
+    connection.close()
+
+
+def _measure(run: Callable[[], dict]) -> tuple[dict, float, float]:
+    """(result, wall ms, peak RSS rise in MB) of ``run()``, run in a forked copy of this process so
+    that each engine starts from the same memory and leaves nothing behind for the next."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_measure_in_child, args=(run, send))
+    child.start()
+    send.close()
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        raise RuntimeError(f"the benchmark process died (exit code {child.join() or child.exitcode})") from None
+    child.join()
+    return outcome
+
+
+def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int = 7,
+              progress: Callable[[str], None] = lambda message: None) -> list[dict]:
+    """Backtest each built-in's bench config with both engines on one synthetic market, each
+    backtest in a fork of this warmed-up process. Returns one row per controller: ms per
+    backtest, speedup, peak RSS rise and the parity verdict."""
+    arrays = {"1m": synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()}
+
+    def candles(connector, pair, interval):
+        if interval not in arrays:
+            arrays[interval] = resample_array(arrays["1m"], "1m", interval)
+        return arrays[interval]
+
+    rows = []
+    for name in controllers or list(CONFIGS):
+        config = CONFIGS[name]
+        progress(f"{name}: warming up")
+        backtest(config, days=min(days, 4), engine="turbo", candles=candles)  # imports and JIT compilation
+        progress(f"{name}: turbo, {days:g} days")
+        turbo, turbo_ms, turbo_mb = _measure(lambda: backtest(config, days=days, engine="turbo", candles=candles,
+                                                              ledger=True))
+        progress(f"{name}: stock, {days:g} days")
+        stock, stock_ms, stock_mb = _measure(lambda: backtest(config, days=days, engine="stock", candles=candles,
+                                                              ledger=True))
+        diffs = differences(stock, turbo)
+        rows.append({
+            "controller": name, "days": days, "ticks": stock["timings"]["ticks"],
+            "executors": stock["total_executors"], "stock_ms": round(stock_ms, 1), "turbo_ms": round(turbo_ms, 1),
+            "speedup": round(stock_ms / turbo_ms, 1), "stock_peak_mb": round(stock_mb, 1),
+            "turbo_peak_mb": round(turbo_mb, 1), "parity": not diffs, "differences": diffs,
+            "turbo_fallback": turbo["turbo_fallback"],
+        })
+    return rows

@@ -1,0 +1,169 @@
+"""The turbo engine gives Hummingbot's answers: the same executors, PnL, fees, volume and summary
+as the stock engine, for many random configs of every built-in on several kinds of market."""
+import random
+
+import numpy as np
+import pytest
+
+from hbopt.cache import synth
+from hbopt.cache.candles import resample_array
+from hbopt.engine import backtest
+from hbopt.engine.controllers import use_controllers_path
+from hbopt.engine.parity import differences
+from tests.conftest import CONNECTOR, PAIR
+
+DAY = 86400
+MARKETS = {"trending": dict(regime="trending", seed=101), "ranging": dict(regime="ranging", seed=202),
+           "gappy": dict(regime="mixed", seed=303, gap_rate=0.003)}
+
+
+def market_source(name: str, days: float = 5):
+    minutes = synth.generate(days, "1m", **MARKETS[name]).to_numpy()
+    cache = {"1m": minutes}
+
+    def candles(connector, pair, interval):
+        if interval not in cache:
+            cache[interval] = resample_array(minutes, "1m", interval)
+        return cache[interval]
+    return candles, int(minutes[-1, 0])
+
+
+def random_barriers(rng: random.Random) -> dict:
+    barriers = {"stop_loss": rng.choice([0.002, 0.004, 0.008, 0.015]),
+                "take_profit": rng.choice([0.002, 0.004, 0.008, 0.015]),
+                "time_limit": rng.choice([300, 900, 1800, 3600, 4 * 3600])}
+    if rng.random() < 0.5:
+        barriers["trailing_stop"] = f"{rng.choice([0.001, 0.002, 0.004])},{rng.choice([0.0005, 0.001])}"
+    return barriers
+
+
+def random_config(controller: str, rng: random.Random) -> dict:
+    base = {"controller_name": controller, "connector_name": CONNECTOR, "trading_pair": PAIR,
+            "total_amount_quote": rng.choice([100, 1000]), **random_barriers(rng)}
+    if controller == "bollinger":
+        return {**base, "bb_length": rng.choice([20, 50, 100]), "bb_std": rng.choice([1.5, 2.0, 2.5]),
+                "bb_long_threshold": rng.choice([-0.1, 0.0, 0.1]), "bb_short_threshold": rng.choice([0.9, 1.0, 1.1]),
+                "cooldown_time": rng.choice([60, 300, 900]), "max_executors_per_side": rng.choice([1, 2, 3])}
+    if controller == "ma_cross":
+        fast = rng.choice([2, 3, 5])
+        return {**base, "fast_ma": fast, "slow_ma": fast + rng.choice([3, 6, 10]), "ma_type": rng.choice(["ema", "sma"]),
+                "cooldown_time": rng.choice([60, 600]), "max_executors_per_side": rng.choice([1, 3]),
+                "interval": rng.choice(["15m", "1h"])}
+    levels = rng.choice([1, 2, 3])
+    spreads = ",".join(str(round(0.0007 * (i + 1) * rng.choice([1, 2]), 5)) for i in range(levels))
+    return {**base, "buy_spreads": spreads, "sell_spreads": spreads, "executor_refresh_time": rng.choice([120, 300, 900]),
+            "cooldown_time": rng.choice([15, 120, 600])}
+
+
+WINDOW_DAYS = {"bollinger": 2.0, "ma_cross": 3.0, "pmm": 0.4}
+CONFIGS_PER_MARKET = {"bollinger": 4, "ma_cross": 4, "pmm": 3}
+
+
+def both_engines(config, candles, start, end, **kwargs):
+    stock = backtest(config, start, end, engine="stock", candles=candles, ledger=True, **kwargs)
+    turbo = backtest(config, start, end, engine="turbo", candles=candles, ledger=True, **kwargs)
+    return stock, turbo
+
+
+@pytest.mark.parametrize("market", sorted(MARKETS))
+@pytest.mark.parametrize("controller", sorted(WINDOW_DAYS))
+def test_random_configs_give_identical_ledgers_and_summaries(controller, market):
+    candles, last = market_source(market)
+    rng = random.Random(f"{controller}/{market}")
+    close_types, executors = set(), 0
+    for _ in range(CONFIGS_PER_MARKET[controller]):
+        config = random_config(controller, rng)
+        end = last - rng.randrange(0, 6 * 3600, 60)
+        if controller == "ma_cross":  # end on a candle every interval has (the last whole hour)
+            end = end // 3600 * 3600 - 3600
+        start = end - int(WINDOW_DAYS[controller] * DAY)
+        stock, turbo = both_engines(config, candles, start, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]))
+        assert turbo["turbo_fallback"] is None
+        assert differences(stock, turbo) == [], config
+        close_types |= {e["close_type"] for e in stock["executors"]}
+        executors += len(stock["executors"])
+    assert executors >= 10  # the configs really trade
+    assert len(close_types) >= 2, close_types  # and more than one barrier closes them
+
+
+def test_the_comparison_catches_any_single_change():
+    candles, last = market_source("ranging")
+    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
+    stock, turbo = both_engines(config, candles, last - DAY, last)
+    assert differences(stock, turbo) == [] and len(turbo["executors"]) > 5
+    for key, change in [("close_type", lambda v: "EARLY_STOP"), ("close_timestamp", lambda v: v + 60),
+                        ("net_pnl_quote", lambda v: v * (1 + 1e-7)), ("side", lambda v: "SELL" if v == "BUY" else "BUY")]:
+        tampered = {**turbo, "executors": [dict(e) for e in turbo["executors"]]}
+        tampered["executors"][3][key] = change(tampered["executors"][3][key])
+        assert differences(stock, tampered), key
+    assert differences(stock, {**turbo, "sharpe_ratio": turbo["sharpe_ratio"] * (1 + 1e-6)})
+    assert differences(stock, {**turbo, "executors": turbo["executors"][:-1]})
+
+
+HOOKED = '''
+import numpy as np
+from hummingbot.data_feed.candles_feed.data_types import CandlesConfig
+from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (
+    DirectionalTradingControllerBase,
+    DirectionalTradingControllerConfigBase,
+)
+from hummingbot.strategy_v2.models.executor_actions import StopExecutorAction
+
+
+class ImpatientMomentumConfig(DirectionalTradingControllerConfigBase):
+    controller_name: str = "impatient_momentum"
+    lookback: int = 30
+    patience: int = 600
+
+
+class ImpatientMomentum(DirectionalTradingControllerBase):
+    """Follows 30-minute momentum; stops any executor still losing after `patience` seconds."""
+
+    def get_candles_config(self):
+        return [CandlesConfig(connector=self.config.connector_name, trading_pair=self.config.trading_pair,
+                              interval="1m", max_records=self.config.lookback + 1)]
+
+    async def update_processed_data(self):
+        candles = self.market_data_provider.get_candles_df(self.config.connector_name, self.config.trading_pair, "1m")
+        move = candles["close"].pct_change(self.config.lookback)
+        features = candles.assign(signal=np.sign(move.where(move.abs() > 0.004, 0)))[["timestamp", "signal"]]
+        self.processed_data = {"signal": 0, "features": features.dropna()}
+
+    def stop_actions_proposal(self):
+        now = self.market_data_provider.time()
+        return [StopExecutorAction(controller_id=self.config.id, executor_id=e.id)
+                for e in self.executors_info
+                if e.is_active and now - e.timestamp > self.config.patience and e.net_pnl_quote <= 0]
+'''
+
+
+def test_a_controller_overriding_a_hook_falls_back_to_the_stock_engine_and_still_matches(tmp_path):
+    folder = tmp_path / "hooked_controllers" / "directional_trading"
+    folder.mkdir(parents=True)
+    (folder / "impatient_momentum.py").write_text(HOOKED)
+    module = use_controllers_path(folder.parent)
+    candles, last = market_source("trending")
+    config = {"controller_name": "impatient_momentum", "connector_name": CONNECTOR, "trading_pair": PAIR,
+              "time_limit": 3 * 3600, "stop_loss": 0.03, "take_profit": 0.03}
+    stock, turbo = both_engines(config, candles, last - DAY, last, user_module=module)
+    assert turbo["engine"] == "turbo"
+    assert "overrides stop_actions_proposal" in turbo["turbo_fallback"]
+    assert "EARLY_STOP" in stock["close_types"]
+    assert differences(stock, turbo) == []
+
+
+def test_spot_market_making_rebalances_with_order_executors_so_it_falls_back():
+    candles, last = market_source("ranging")
+    config = {"controller_name": "pmm", "connector_name": "binance", "trading_pair": PAIR,
+              "buy_spreads": "0.001", "sell_spreads": "0.001"}
+    stock, turbo = both_engines(config, candles, last - 3 * 3600, last)
+    assert "order executors" in turbo["turbo_fallback"]
+    assert differences(stock, turbo) == []
+
+
+def test_turbo_results_are_json_safe_and_reproducible():
+    candles, last = market_source("gappy")
+    config = {"controller_name": "pmm", "connector_name": CONNECTOR, "trading_pair": PAIR, "buy_spreads": "0.001"}
+    first = backtest(config, last - DAY // 2, last, engine="turbo", candles=candles)
+    again = backtest(first["config"], first["start"], first["end"], engine="turbo", candles=candles)
+    assert first["net_pnl_quote"] == again["net_pnl_quote"] and np.isfinite(first["sharpe_ratio"])
