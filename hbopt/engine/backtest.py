@@ -10,7 +10,8 @@ from importlib.metadata import version
 from hbopt import __version__
 from hbopt.cache.candles import interval_seconds
 from hbopt.engine.controllers import config_to_dict, load_config
-from hbopt.engine.market_data import CandleSource, fill_provider, required_feeds, utc, window_for_days
+from hbopt.cache.windows import CandleSource, CandleWindows
+from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row
 from hbopt.errors import ConfigError, DataError
@@ -19,22 +20,23 @@ ENGINES = ("stock", "turbo")
 DEFAULT_TRADE_COST = 0.0006
 
 
-def _default_candles() -> CandleSource:
+def _default_candles() -> CandleWindows:
     from hbopt.cache.mirror import Mirror
 
     mirror = Mirror.default()
     mirror.refresh()  # copies only what changed; a no-op when the mirror is fresh
-    return mirror.load
+    return CandleWindows(mirror.load)
 
 
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
              trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
-             candles: CandleSource | None = None, user_module: str | None = None,
+             candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
              ledger: bool = False) -> dict:
     """Backtest a controller config offline and return a JSON-safe result.
 
     The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
-    data covers. Candles come from ``candles`` (default: the mirror, refreshed if stale). The
+    data covers. Candles come from ``candles``, a ``(connector, pair, interval) -> array`` source
+    or a :class:`CandleWindows` (default: the mirror, refreshed if stale). The
     result holds Hummingbot's ``summarize_results`` metrics plus ``engine``, ``config`` (the
     resolved config), ``start``, ``end``, ``resolution``, ``trade_cost``, ``timings``,
     ``warnings`` and ``versions``; the turbo engine adds ``turbo_fallback``: why it ran the
@@ -50,7 +52,10 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     if days is None and start >= end:
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()
-    candles = candles or _default_candles()
+    if candles is None:
+        candles = _default_candles()
+    elif not isinstance(candles, CandleWindows):
+        candles = CandleWindows(candles)
     fallback = None
     with offline():
         controller_config = load_config(config, user_module)

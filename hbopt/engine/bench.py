@@ -9,7 +9,7 @@ from typing import Callable
 import psutil
 
 from hbopt.cache import synth
-from hbopt.cache.candles import resample_array
+from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine.backtest import backtest
 from hbopt.engine.parity import differences
 
@@ -80,12 +80,8 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
     """Backtest each built-in's bench config with both engines on one synthetic market, each
     backtest in a fork of this warmed-up process. Returns one row per controller: ms per
     backtest, speedup, peak RSS rise and the parity verdict."""
-    arrays = {"1m": synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()}
-
-    def candles(connector, pair, interval):
-        if interval not in arrays:
-            arrays[interval] = resample_array(arrays["1m"], "1m", interval)
-        return arrays[interval]
+    minutes = synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()
+    candles = CandleWindows(resampling_source(minutes), max_bytes=1 << 30)
 
     rows = []
     for name in controllers or list(CONFIGS):

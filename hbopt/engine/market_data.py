@@ -9,17 +9,14 @@ covers them, and fills both in. Missing data is a :class:`DataError`, never a do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from hbopt.cache.candles import find_gaps, interval_seconds, to_frame
+from hbopt.cache.candles import find_gaps, interval_seconds
+from hbopt.cache.windows import CandleWindows
 from hbopt.engine.trading_rules import trading_rule
 from hbopt.errors import ConfigError, DataError
-
-#: ``(connector, pair, interval) -> candle array`` (rows x the ten candle columns), e.g. ``Mirror.load``.
-CandleSource = Callable[[str, str, str], np.ndarray]
 
 DAY = 86400
 
@@ -55,7 +52,7 @@ def required_feeds(controller, resolution: str) -> list[Feed]:
     return list(feeds.values())
 
 
-def window_for_days(feeds: list[Feed], candles: CandleSource, days: float) -> tuple[int, int]:
+def window_for_days(feeds: list[Feed], candles: CandleWindows, days: float) -> tuple[int, int]:
     """The last ``days`` days that every feed covers: ends on the latest timestamp all feeds
     reach (so each feed holds a candle at or after the end, as the provider requires)."""
     if days <= 0:
@@ -64,20 +61,20 @@ def window_for_days(feeds: list[Feed], candles: CandleSource, days: float) -> tu
     return int(end - days * DAY), int(end)
 
 
-def _last_timestamp(candles: CandleSource, feed: Feed) -> float:
-    arr = candles(feed.connector, feed.pair, feed.interval)
+def _last_timestamp(candles: CandleWindows, feed: Feed) -> float:
+    arr = candles.array(feed.connector, feed.pair, feed.interval)
     if len(arr) == 0:
         raise DataError(f"no {feed.interval} candles for {feed.connector} {feed.pair}")
     return float(arr[-1, 0])
 
 
-def feed_frame(feed: Feed, candles: CandleSource, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
+def feed_frame(feed: Feed, candles: CandleWindows, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
     """The candles of ``feed`` for a backtest over ``[start, end]``, with warnings about gaps.
 
     Spans ``start - warmup`` through the first candle at or after ``end``; anything less is a
     :class:`DataError` saying what is missing.
     """
-    arr = candles(feed.connector, feed.pair, feed.interval)
+    arr = candles.array(feed.connector, feed.pair, feed.interval)
     step = interval_seconds(feed.interval)
     need_from = start - feed.warmup
     need_to = -(-end // step) * step  # first candle at or after end
@@ -92,17 +89,17 @@ def feed_frame(feed: Feed, candles: CandleSource, start: int, end: int) -> tuple
     ts = arr[:, 0]
     # From the last candle at or before need_from to the first at or after need_to, so that a gap
     # at either end still leaves the feed spanning the window, as Hummingbot's provider checks.
-    lo, hi = np.searchsorted(ts, need_from, "right") - 1, np.searchsorted(ts, need_to, "left") + 1
-    window = np.array(arr[lo:hi])
+    first_row, last_row = int(np.searchsorted(ts, need_from, "right")) - 1, int(np.searchsorted(ts, need_to, "left"))
+    frame = candles.frame(feed.connector, feed.pair, feed.interval, first_row, last_row)
     warnings = []
-    gaps = find_gaps(window[:, 0], step)
+    gaps = find_gaps(ts[first_row:last_row + 1], step)
     if gaps:
         missing = sum(g[2] for g in gaps)
         warnings.append(f"{what}: {missing} missing candle(s) in {len(gaps)} gap(s) inside the window")
-    return to_frame(window), warnings
+    return frame, warnings
 
 
-def fill_provider(provider, controller_config, feeds: list[Feed], candles: CandleSource,
+def fill_provider(provider, controller_config, feeds: list[Feed], candles: CandleWindows,
                   start: int, end: int) -> list[str]:
     """Put every feed and the trading rules into a ``BacktestingDataProvider``; returns warnings."""
     warnings = []

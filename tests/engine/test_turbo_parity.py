@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hbopt.cache import synth
-from hbopt.cache.candles import resample_array
+from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine import backtest
 from hbopt.engine.controllers import use_controllers_path
 from hbopt.engine.parity import differences
@@ -19,13 +19,7 @@ MARKETS = {"trending": dict(regime="trending", seed=101), "ranging": dict(regime
 
 def market_source(name: str, days: float = 5):
     minutes = synth.generate(days, "1m", **MARKETS[name]).to_numpy()
-    cache = {"1m": minutes}
-
-    def candles(connector, pair, interval):
-        if interval not in cache:
-            cache[interval] = resample_array(minutes, "1m", interval)
-        return cache[interval]
-    return candles, int(minutes[-1, 0])
+    return CandleWindows(resampling_source(minutes), max_bytes=1 << 28), int(minutes[-1, 0])
 
 
 def random_barriers(rng: random.Random) -> dict:
