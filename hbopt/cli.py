@@ -379,6 +379,230 @@ def bench(days, names, seed, as_json):
         raise ParityError(f"turbo and stock results differ for {', '.join(disagreeing)}")
 
 
+# ---------------------------------------------------------------------------------- discover
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("study_file", required=False, type=click.Path(path_type=Path))
+@click.option("--controller", help="Controller to optimise (default: the study file's, else hbopt.yml's, else bollinger).")
+@click.option("--connector", help="Connector (default: the study file's or the controller's).")
+@click.option("--pairs", help="Comma-separated pairs, or ALL for every pair stored for the connector.")
+@click.option("--across-pairs", type=click.Choice(["mean", "min"]), help="One parameter set scored over all pairs.")
+@click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True, help="Trials to add per study.")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: usable cores].")
+@click.option("--seed", type=int, help="Sampler seed (random search: the same trials whatever --workers is).")
+@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "nsga2"]), help="[default: tpe; nsga2 for several objectives]")
+@click.option("--objective", "objectives", multiple=True, metavar="METRIC[:minimize]", help="Repeat for a Pareto front.")
+@click.option("--study", "study_name", help="Study name; the same name again resumes it.")
+@click.option("--storage", help="Optuna storage URL [default: a journal file in the study folder].")
+@click.option("--days", type=float, help="The last N days of stored data per pair [default: 90].")
+@click.option("--start", help="Window start (UTC date or epoch s).")
+@click.option("--end", help="Window end (UTC date or epoch s).")
+@click.option("--resolution", help="Backtest tick interval [default: 1m].")
+@click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006].")
+@click.option("--turbo/--stock", default=None, help="Engine [default: the study file's, else stock].")
+@click.option("--trial-timeout", type=float, help="Fail a trial running longer than this many seconds.")
+@click.option("--max-worker-mb", type=float, default=2048, show_default=True, help="Recycle a worker above this RSS.")
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+@click.option("--top", type=int, default=10, show_default=True, help="Rows of the final table.")
+@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def discover(study_file, controller, connector, pairs, across_pairs, n_trials, workers, seed, sampler, objectives,
+             study_name, storage, days, start, end, resolution, trade_cost, turbo, trial_timeout, max_worker_mb,
+             controllers_path, top, no_report, as_json, quiet):
+    """Search controller parameters with optuna (or random/grid search) on a pool of workers.
+
+    \b
+    Examples:
+      hbopt discover --days 90 --iter 1000 --turbo
+      hbopt discover study.yml --pairs BTC-USDT,ETH-USDT --iter 500 --workers 2 --seed 1
+      hbopt discover --controller bollinger --connector binance_perpetual --pairs ALL --sampler random --iter 2000 --json
+      hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
+    """
+    from hbopt.cache.store import CandleStore
+    from hbopt.search.spec import build_spec, read_study_file
+    from hbopt.search.studies import discover as run_discover
+
+    user_module = controllers_module(controllers_path)
+    if study_file is None and controller is None and Path("hbopt.yml").is_file():
+        study_file = Path("hbopt.yml")
+    raw = read_study_file(study_file) if study_file else {}
+    if (start is None) != (end is None):
+        raise click.UsageError("--start and --end go together")
+    overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
+                 "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
+                 "start": parse_time(start), "end": parse_time(end), "resolution": resolution, "trade_cost": trade_cost,
+                 "engine": None if turbo is None else ("turbo" if turbo else "stock")}
+    if raw.get("engine") is None and turbo is None:
+        overrides["engine"] = "stock"
+    if days is not None and start is not None:
+        raise click.UsageError("use --days or --start/--end, not both")
+    store = CandleStore()
+    spec = build_spec(raw, overrides, user_module,
+                      lambda conn: sorted({k.pair for k in store.keys() if k.connector == conn}))
+    workers = workers or usable_cores()
+    with LiveView(enabled=not (as_json or quiet) and err.is_terminal) as view:
+        summaries = run_discover(spec, n_trials, workers, study_name, storage, trial_timeout, max_worker_mb,
+                                 controllers_path, user_module, report=not no_report, on_progress=view.update)
+    if as_json:
+        return emit_json(summaries)
+    if quiet:
+        return
+    for s in summaries:
+        print_study_summary(s, top)
+
+
+class LiveView:
+    """The rich live display of a discover run: progress, speed, ETA, best, CPU and worker memory."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._live = None
+        self._last = 0.0
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.live import Live
+
+            self._live = Live(console=err, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live:
+            self._live.__exit__(*exc)
+
+    def update(self, name, progress, pool) -> None:
+        import time
+
+        if not self._live or time.monotonic() - self._last < 0.25:
+            return
+        self._last = time.monotonic()
+        elapsed = time.monotonic() - progress.started
+        rate = progress.done / elapsed if elapsed else 0
+        eta = (progress.target - progress.done) / rate if rate else None
+        stats = pool.worker_stats()
+        t = Table.grid(padding=(0, 2))
+        t.add_row(f"[bold]{name}[/]", f"{progress.done}/{progress.target} trials",
+                  f"{progress.failed} failed", f"{progress.backtests / elapsed if elapsed else 0:.2f} backtests/s",
+                  f"ETA {eta:.0f}s" if eta is not None else "ETA -")
+        t.add_row("best", f"{progress.best:.6g}" if progress.best is not None else "-",
+                  ", ".join(f"{k}={v}" for k, v in (progress.best_params or {}).items())[:80], "", "")
+        t.add_row("workers", f"{len(stats)}", "RSS " + " ".join(f"{s['rss_mb']:.0f}MB" for s in stats),
+                  f"replaced {pool.replaced}", "")
+        self._live.update(t)
+
+
+def print_study_summary(s: dict, top: int) -> None:
+    run = s.get("run") or {}
+    out.print(f"[bold]{s['study']}[/]: {s['trials']} trials ({s.get('complete', 0)} complete, {s.get('fail', 0)} failed)"
+              + (f"; this run {run['trials']} trials in {run['seconds']}s, {run['backtests_per_s']} backtests/s" if run else ""))
+    rows = [[b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
+             ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
+             ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in b["net_pnl_quote"]),
+             ", ".join(str(v) for v in b["total_executors"])] for b in s["best"][:top]]
+    out.print(table(["#", "objective", "params", "net PnL", "executors"], rows))
+    if s.get("report"):
+        out.print(f"report: {s['report']}")
+
+
+# ------------------------------------------------------------------------------------- study
+@cli.group(context_settings=CONTEXT)
+def study():
+    """Studies on disk: list, show, best, export, export-config."""
+
+
+@study.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def study_list(as_json):
+    """List the studies in $HBOPT_HOME/studies.
+
+    Example: hbopt study list
+    """
+    from hbopt.search.studies import list_studies
+
+    rows = list_studies()
+    if as_json:
+        return emit_json(rows)
+    out.print(table(["study", "controller", "connector", "pairs", "trials", "complete", "objective"],
+                    [[r["study"], r["controller"], r["connector"], ",".join(r["pairs"]), r["trials"], r["complete"],
+                      ",".join(r["objective"])] for r in rows]))
+
+
+@study.command("show", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def study_show(name, as_json):
+    """A study's spec, manifest (seed, versions, data checksums), counts and best trial.
+
+    Example: hbopt study show nightly
+    """
+    from hbopt.search.studies import show
+
+    info = show(name)
+    if as_json:
+        return emit_json(info)
+    out.print_json(data=info)
+
+
+@study.command("best", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--top", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def study_best(name, top, as_json):
+    """The best feasible trials (Pareto front first for several objectives).
+
+    Example: hbopt study best nightly --top 20
+    """
+    from hbopt.search.studies import best
+
+    rows = best(name, top)
+    if as_json:
+        return emit_json(rows)
+    print_study_summary({"study": name, "trials": len(rows), "best": rows}, top)
+
+
+@study.command("export", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+def study_export(name, fmt, out_file):
+    """Every trial with its params, metrics and error, as CSV or JSON lines.
+
+    Example: hbopt study export nightly --format jsonl --out nightly.jsonl
+    """
+    from hbopt.cache.files import write_text_atomic
+    from hbopt.search.studies import export_trials
+
+    text = export_trials(name, fmt)
+    if out_file:
+        write_text_atomic(out_file, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@study.command("export-config", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--best", "best_n", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True)
+def study_export_config(name, best_n, out_dir, as_json):
+    """Write the best trials' controller configs as YAML Hummingbot deploys as is.
+
+    Example: hbopt study export-config nightly --best 5 --out conf/controllers/
+    """
+    from hbopt.search.studies import export_configs
+
+    written = export_configs(name, best_n, out_dir)
+    if as_json:
+        return emit_json(written)
+    for path in written:
+        out.print(path)
+
+
 # ------------------------------------------------------------------------------- controllers
 @cli.group(context_settings=CONTEXT)
 def controllers():

@@ -73,7 +73,7 @@ class Mirror:
             row = {"file": key.stem, "connector": key.connector, "pair": key.pair, "interval": key.interval,
                    "state": state}
             if side:
-                row.update({k: side[k] for k in ("rows", "first", "last", "mirrored_at")})
+                row.update({k: side[k] for k in ("rows", "first", "last", "mirrored_at", "source_checksum")})
             rows.append(row)
         return rows
 

@@ -1,6 +1,7 @@
 """``hbopt bench``: the stock and turbo engines side by side on the same configs and data."""
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 import time
@@ -50,7 +51,8 @@ class PeakMemory:
         return (self._peak - self._base) / 2**20
 
 
-def _measure_in_child(run: Callable[[], dict], connection) -> None:
+def _measure_in_child(warm_up: Callable[[], dict], run: Callable[[], dict], connection) -> None:
+    warm_up()  # the first touches of copied-on-write memory and caches are not the engine's cost
     with PeakMemory() as memory:
         began = time.perf_counter()
         result = run()
@@ -59,12 +61,13 @@ def _measure_in_child(run: Callable[[], dict], connection) -> None:
     connection.close()
 
 
-def _measure(run: Callable[[], dict]) -> tuple[dict, float, float]:
-    """(result, wall ms, peak RSS rise in MB) of ``run()``, run in a forked copy of this process so
-    that each engine starts from the same memory and leaves nothing behind for the next."""
+def _measure(warm_up: Callable[[], dict], run: Callable[[], dict]) -> tuple[dict, float, float]:
+    """(result, wall ms, peak RSS rise in MB) of ``run()``, run after ``warm_up()`` in a forked
+    copy of this process, so that each engine starts from the same memory and leaves nothing
+    behind for the next."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_measure_in_child, args=(run, send))
+    child = context.Process(target=_measure_in_child, args=(warm_up, run, send))
     child.start()
     send.close()
     try:
@@ -78,8 +81,8 @@ def _measure(run: Callable[[], dict]) -> tuple[dict, float, float]:
 def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int = 7,
               progress: Callable[[str], None] = lambda message: None) -> list[dict]:
     """Backtest each built-in's bench config with both engines on one synthetic market, each
-    backtest in a fork of this warmed-up process. Returns one row per controller: ms per
-    backtest, speedup, peak RSS rise and the parity verdict."""
+    backtest in a fork of this warmed-up process after a short warm-up run of the same engine.
+    Returns one row per controller: ms per backtest, speedup, peak RSS rise and the parity verdict."""
     minutes = synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()
     candles = CandleWindows(resampling_source(minutes), max_bytes=1 << 30)
 
@@ -87,13 +90,15 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
     for name in controllers or list(CONFIGS):
         config = CONFIGS[name]
         progress(f"{name}: warming up")
-        backtest(config, days=min(days, 4), engine="turbo", candles=candles)  # imports and JIT compilation
-        progress(f"{name}: turbo, {days:g} days")
-        turbo, turbo_ms, turbo_mb = _measure(lambda: backtest(config, days=days, engine="turbo", candles=candles,
-                                                              ledger=True))
-        progress(f"{name}: stock, {days:g} days")
-        stock, stock_ms, stock_mb = _measure(lambda: backtest(config, days=days, engine="stock", candles=candles,
-                                                              ledger=True))
+        warm = {engine: functools.partial(backtest, config, days=min(days, 4), engine=engine, candles=candles)
+                for engine in ("turbo", "stock")}
+        warm["turbo"]()  # imports and JIT compilation, inherited by the forks
+        measured = {}
+        for engine in ("turbo", "stock"):
+            progress(f"{name}: {engine}, {days:g} days")
+            measured[engine] = _measure(warm[engine], functools.partial(backtest, config, days=days, engine=engine,
+                                                                        candles=candles, ledger=True))
+        (turbo, turbo_ms, turbo_mb), (stock, stock_ms, stock_mb) = measured["turbo"], measured["stock"]
         diffs = differences(stock, turbo)
         rows.append({
             "controller": name, "days": days, "ticks": stock["timings"]["ticks"],

@@ -1,0 +1,224 @@
+"""The optimisation loop: a sampler proposes parameters, the pool backtests them, results are
+told to the optuna study as they arrive.
+
+TPE and NSGA-II go through optuna's ask/tell (TPE with the constant liar, so trials in flight are
+not proposed again). Random and grid search draw their points themselves, from (seed, index)
+alone, and add finished trials to the study: the same seed gives the same trials whatever the
+number of workers. Parameters already tried are never backtested again: the earlier result is
+told once more, marked as a duplicate.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from hbopt.engine.parity import SUMMARY_FIELDS
+from hbopt.engine.pool import BacktestPool, Outcome, Trial
+from hbopt.errors import ConfigError
+from hbopt.search.space import config_fields, distributions, draw, grid_points, suggest
+from hbopt.search.spec import StudySpec
+
+_NUMERIC_METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")
+
+
+def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+    return trial.user_attrs.get("constraints", [])
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    constraints = _constraints if spec.constraints else None
+    if spec.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=spec.seed, constraints_func=constraints)
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True, multivariate=True,
+                                          constraints_func=constraints)
+    return optuna.samplers.RandomSampler(seed=spec.seed)  # unused for proposals: random/grid draw their own
+
+
+def check_objectives(spec: StudySpec) -> None:
+    for objective in spec.objectives:
+        if objective.metric not in _NUMERIC_METRICS:
+            raise ConfigError(f"unknown objective metric {objective.metric!r}; use one of {', '.join(_NUMERIC_METRICS)}")
+
+
+def params_key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+@dataclass
+class Progress:
+    """What a run has done so far, for the live view and the final summary."""
+
+    target: int
+    done: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    backtests: int = 0
+    started: float = field(default_factory=time.monotonic)
+    best: float | None = None
+    best_params: dict | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Optimizer:
+    """Runs ``n_trials`` more trials of one study on a pool."""
+
+    def __init__(self, study: optuna.Study, spec: StudySpec, pool: BacktestPool):
+        check_objectives(spec)
+        self.study, self.spec, self.pool = study, spec, pool
+        self.space = list(spec.space)
+        self._in_flight: dict[int, tuple[object, dict]] = {}    # trial number -> (optuna trial or index, params)
+        self._waiting: dict[str, list[tuple[object, dict]]] = {}  # duplicates of trials in flight
+        self._known: dict[str, tuple[list[float], dict, int | None]] = {}  # params -> (values, attrs, number)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            self._known.setdefault(params_key(trial.params), (trial.values, trial.user_attrs, trial.number))
+        self._abandon_stale_trials()
+        self._next_index = sum(1 for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs)
+        self._grid = grid_points(self.space) if spec.sampler == "grid" else None
+
+    def _abandon_stale_trials(self) -> None:
+        """Trials a killed run left RUNNING are failed: their results never arrived."""
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            self.study._storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run ended before it finished")
+            self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+    # -- proposing ----------------------------------------------------------------------------
+    def _propose(self) -> tuple[object, dict] | None:
+        if self.spec.sampler in ("tpe", "nsga2"):
+            trial = self.study.ask()
+            return trial, suggest(self.space, trial)
+        index = self._next_index
+        if self._grid is not None:
+            if index >= len(self._grid):
+                return None
+            params = self._grid[index]
+        else:
+            params = draw(self.space, self.spec.seed, index)
+        self._next_index += 1
+        return index, params
+
+    def _backtests(self, params: dict) -> tuple[dict, ...]:
+        fields = config_fields(params)
+        return tuple({"config": self.spec.config_for(pair, fields), **self.spec.window_kwargs()}
+                     for pair in self.spec.pairs)
+
+    # -- recording ----------------------------------------------------------------------------
+    def _values(self, results: list[dict]) -> list[float]:
+        values = []
+        for objective in self.spec.objectives:
+            per_pair = [r.get(objective.metric) for r in results]
+            if any(v is None or not math.isfinite(v) for v in per_pair):
+                raise ValueError(f"objective {objective.metric} is not finite")
+            if self.spec.across_pairs == "min":
+                worst = min if objective.direction == "maximize" else max
+                values.append(float(worst(per_pair)))
+            else:
+                values.append(float(sum(per_pair) / len(per_pair)))
+        return values
+
+    def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, progress: Progress) -> None:
+        if values is None:
+            progress.failed += 1
+            progress.errors.append(attrs.get("error", "?"))
+        if isinstance(handle, optuna.Trial):
+            for key, value in attrs.items():
+                handle.set_user_attr(key, value)
+            if values is None:
+                self.study.tell(handle, state=TrialState.FAIL)
+            else:
+                self.study.tell(handle, values)
+            number = handle.number
+        else:
+            frozen = optuna.trial.create_trial(
+                params=params, distributions=distributions(self.space, params),
+                values=values, state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
+                user_attrs={**attrs, "draw_index": handle})
+            self.study.add_trial(frozen)
+        progress.done += 1
+        if values is not None and not self.spec.multi_objective and not attrs.get("constraints_violated"):
+            better = progress.best is None or (values[0] > progress.best if self.spec.objectives[0].direction ==
+                                               "maximize" else values[0] < progress.best)
+            if better:
+                progress.best, progress.best_params = values[0], params
+
+    def _finish(self, outcome: Outcome, progress: Progress) -> None:
+        handle, params = self._in_flight.pop(outcome.trial.number)
+        attrs = {"seconds": round(outcome.seconds, 3), "worker": outcome.worker}
+        values = None
+        if outcome.error:
+            attrs["error"] = outcome.error
+        else:
+            progress.backtests += len(outcome.results)
+            attrs.update(self._result_attrs(outcome.results))
+            try:
+                values = self._values(outcome.results)
+            except ValueError as exc:
+                attrs["error"] = str(exc)
+        self._record(handle, params, values, attrs, progress)
+        key = params_key(params)
+        for twin_handle, twin_params in self._waiting.pop(key, []):
+            self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True}, progress)
+            progress.duplicates += 1
+        if values is not None:
+            number = handle.number if isinstance(handle, optuna.Trial) else None
+            self._known.setdefault(key, (values, attrs, number))
+
+    def _result_attrs(self, results: list[dict]) -> dict:
+        violations = self.spec.violations(results)
+        metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"turbo_fallback": r.get("turbo_fallback"),
+                                                                "warnings": r.get("warnings", [])} for r in results]
+        return {"pairs": list(self.spec.pairs), "metrics": metrics, "configs": [r["config"] for r in results],
+                "window": [{"start": r["start"], "end": r["end"]} for r in results],
+                "engine": results[0]["engine"], "constraints": violations,
+                "constraints_violated": any(v > 0 for v in violations)}
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, n_trials: int, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
+        """Run ``n_trials`` more trials; on any exit (Ctrl-C included) trials still in flight are
+        recorded as failed, and every finished one is already in the study."""
+        progress = Progress(target=n_trials)
+        issued = 0
+        try:
+            while progress.done < progress.target:
+                while issued < progress.target and self.pool.idle_capacity > 0:
+                    proposal = self._propose()
+                    if proposal is None:  # the grid is exhausted
+                        progress.target = issued
+                        break
+                    issued += 1
+                    self._submit(*proposal, progress)
+                for outcome in self.pool.poll(0.2):
+                    self._finish(outcome, progress)
+                on_progress(progress)
+        finally:
+            self._fail_in_flight("interrupted: the run stopped before this trial finished")
+        return progress
+
+    def _submit(self, handle, params: dict, progress: Progress) -> None:
+        key = params_key(params)
+        if key in self._known:
+            values, attrs, number = self._known[key]
+            attrs = {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate_of": number}
+            self._record(handle, params, list(values), attrs, progress)
+            progress.duplicates += 1
+            return
+        if any(params_key(p) == key for _, p in self._in_flight.values()):
+            self._waiting.setdefault(key, []).append((handle, params))
+            return
+        number = handle.number if isinstance(handle, optuna.Trial) else handle
+        self._in_flight[number] = (handle, params)
+        self.pool.submit([Trial(number, self._backtests(params))])
+
+    def _fail_in_flight(self, reason: str) -> None:
+        for handle, _ in list(self._in_flight.values()) + [w for ws in self._waiting.values() for w in ws]:
+            if isinstance(handle, optuna.Trial):
+                handle.set_user_attr("error", reason)
+                self.study.tell(handle, state=TrialState.FAIL)
+        self._in_flight.clear()
+        self._waiting.clear()

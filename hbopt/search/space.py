@@ -1,0 +1,165 @@
+"""Search spaces: parameters of a controller config to optimise, and how to draw them.
+
+A space is a mapping ``name -> spec``, in the order parameters are drawn::
+
+    bb_length:   {type: int, low: 20, high: 300, step: 10}
+    bb_std:      {type: float, low: 1.0, high: 3.0, step: 0.1}
+    stop_loss:   {type: float, low: 0.002, high: 0.05, log: true}
+    ma_type:     {type: categorical, choices: [ema, sma]}
+    trailing_on: {type: categorical, choices: [true, false]}
+    trailing_stop: {type: categorical, choices: ["0.01,0.002", "0.02,0.005"], when: {trailing_on: true}}
+
+``when`` makes a parameter conditional: it is drawn only when every named earlier parameter
+took (one of) the given value(s). Parameters whose name starts with ``_`` steer conditions and
+are not written into the controller config.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from hbopt.errors import ConfigError
+
+TYPES = ("int", "float", "categorical")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+    when: tuple[tuple[str, tuple], ...] = ()
+
+    @property
+    def is_config_field(self) -> bool:
+        return not self.name.startswith("_")
+
+    def applies(self, drawn: dict) -> bool:
+        return all(name in drawn and drawn[name] in values for name, values in self.when)
+
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        if self.type == "int":
+            return optuna.distributions.IntDistribution(int(self.low), int(self.high), log=self.log,
+                                                        step=int(self.step or 1))
+        if self.type == "float":
+            return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        return optuna.distributions.CategoricalDistribution(self.choices)
+
+    def suggest(self, trial: optuna.Trial):
+        if self.type == "int":
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        if self.type == "float":
+            return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+        return trial.suggest_categorical(self.name, self.choices)
+
+    def draw(self, rng: np.random.Generator):
+        """A uniform draw (log-uniform with ``log``), on the step grid where there is one."""
+        if self.type == "categorical":
+            return self.choices[int(rng.integers(len(self.choices)))]
+        if self.step:
+            count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            value = self.low + self.step * int(rng.integers(count))
+            return int(value) if self.type == "int" else round(value, 12)
+        if self.log:
+            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            value = rng.uniform(self.low, self.high)
+        return int(round(value)) if self.type == "int" else value
+
+    def grid(self) -> list:
+        if self.type == "categorical":
+            return list(self.choices)
+        step = self.step or (1 if self.type == "int" else None)
+        if step is None:
+            raise ConfigError(f"grid search needs a step for float parameter {self.name}")
+        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
+        values = [self.low + step * i for i in range(count)]
+        return [int(v) for v in values] if self.type == "int" else [round(v, 12) for v in values]
+
+
+def parse_space(raw: dict) -> list[Param]:
+    """Validate a space mapping into parameters; errors name the parameter."""
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError("the search space is empty")
+    params, seen = [], set()
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or spec.get("type") not in TYPES:
+            raise ConfigError(f"space parameter {name}: needs a type, one of {', '.join(TYPES)}")
+        unknown = set(spec) - {"type", "low", "high", "step", "log", "choices", "when"}
+        if unknown:
+            raise ConfigError(f"space parameter {name}: unknown key(s) {', '.join(sorted(unknown))}")
+        when = tuple((k, tuple(v) if isinstance(v, list) else (v,)) for k, v in (spec.get("when") or {}).items())
+        for parent, _ in when:
+            if parent not in seen:
+                raise ConfigError(f"space parameter {name}: condition on {parent}, which is not an earlier parameter")
+        if spec["type"] == "categorical":
+            choices = spec.get("choices")
+            if not isinstance(choices, list) or not choices:
+                raise ConfigError(f"space parameter {name}: categorical needs a non-empty list of choices")
+            param = Param(name, "categorical", choices=tuple(choices), when=when)
+        else:
+            try:
+                low, high = float(spec["low"]), float(spec["high"])
+            except (KeyError, TypeError, ValueError):
+                raise ConfigError(f"space parameter {name}: needs numeric low and high") from None
+            step = float(spec["step"]) if spec.get("step") is not None else None
+            log = bool(spec.get("log", False))
+            if not low < high or (step is not None and step <= 0) or (log and (low <= 0 or step)):
+                raise ConfigError(f"space parameter {name}: needs low < high, a positive step, "
+                                  "and log only with low > 0 and no step")
+            param = Param(name, spec["type"], low, high, step, log, when=when)
+        params.append(param)
+        seen.add(name)
+    return params
+
+
+def suggest(space: list[Param], trial: optuna.Trial) -> dict:
+    """Draw a point through an optuna trial (TPE, NSGA-II, ...), honouring conditions."""
+    drawn: dict[str, Any] = {}
+    for param in space:
+        if param.applies(drawn):
+            drawn[param.name] = param.suggest(trial)
+    return drawn
+
+
+def draw(space: list[Param], seed: int | None, index: int) -> dict:
+    """The ``index``-th random point of a seeded search: depends only on (seed, index), never on
+    the order trials finish in or the number of workers."""
+    rng = np.random.default_rng([seed if seed is not None else 0, index])
+    drawn: dict[str, Any] = {}
+    for param in space:
+        if param.applies(drawn):
+            drawn[param.name] = param.draw(rng)
+    return drawn
+
+
+def grid_points(space: list[Param]) -> list[dict]:
+    """Every point of the grid, conditional parameters expanded only where they apply."""
+    points = [{}]
+    for param in space:
+        expanded = []
+        for point in points:
+            if param.applies(point):
+                expanded.extend({**point, param.name: value} for value in param.grid())
+            else:
+                expanded.append(point)
+        points = expanded
+    return points
+
+
+def distributions(space: list[Param], drawn: dict) -> dict:
+    return {p.name: p.distribution() for p in space if p.name in drawn}
+
+
+def config_fields(drawn: dict) -> dict:
+    """The drawn values that are controller config fields, floats rid of step arithmetic noise
+    (0.05 rather than 0.050000000000000044)."""
+    return {k: round(v, 12) if isinstance(v, float) else v for k, v in drawn.items() if not k.startswith("_")}

@@ -1,0 +1,116 @@
+"""Where studies live: ``$HBOPT_HOME/studies/NAME/`` holds the optuna journal (or the name of the
+storage URL used), the reproducibility manifest, the report and the lock that keeps two runs of
+the same study apart.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import importlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import optuna
+
+from hbopt import __version__, settings
+from hbopt.cache.files import file_lock, write_text_atomic
+from hbopt.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+
+
+def studies_dir() -> Path:
+    return settings.home() / "studies"
+
+
+@dataclass(frozen=True)
+class StudyFolder:
+    name: str
+
+    def __post_init__(self):
+        if not _NAME.match(self.name):
+            raise ConfigError(f"invalid study name {self.name!r}: use letters, digits, '.', '_' and '-'")
+
+    @property
+    def path(self) -> Path:
+        return studies_dir() / self.name
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.html"
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def lock(self):
+        """Exclusive, non-blocking: a second run of the same study fails with BusyError (exit 6)."""
+        return file_lock(self.path / ".lock", wait=False, what=f"study {self.name}")
+
+    def manifest(self) -> dict:
+        if not self.exists():
+            known = ", ".join(list_study_names()) or "none yet"
+            raise ConfigError(f"no study named {self.name!r} (studies: {known})")
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict) -> None:
+        write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, default=str))
+
+    def storage(self, url: str | None = None):
+        """The optuna storage: ``url`` if given, else the one recorded, else the study's journal file."""
+        url = url or (self.manifest().get("storage") if self.exists() else None)
+        if url:
+            try:
+                return optuna.storages.get_storage(url), url
+            except Exception as exc:
+                raise ConfigError(f"cannot open storage {url}: {exc}") from None
+        from optuna.storages.journal import JournalFileBackend
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        journal = self.path / "journal.log"
+        return optuna.storages.JournalStorage(JournalFileBackend(str(journal))), None
+
+    def load(self) -> optuna.Study:
+        storage, _ = self.storage()
+        return optuna.load_study(study_name=self.name, storage=storage)
+
+
+def list_study_names() -> list[str]:
+    root = studies_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file()) if root.is_dir() else []
+
+
+def controller_source_hash(controller_type: str, controller_name: str, user_module: str | None) -> str:
+    """SHA-256 of the controller module's source, so a changed controller is visible."""
+    from hbopt.engine.controllers import config_class
+
+    module = importlib.import_module(config_class(controller_type, controller_name, user_module).__module__)
+    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
+
+
+def data_checksums(connector: str, pairs) -> dict:
+    """Checksums of the store files the study reads (as recorded by the mirror)."""
+    from hbopt.cache.mirror import Mirror
+
+    mirror = Mirror.default()
+    return {row["file"]: row.get("source_checksum") for row in mirror.status()
+            if row["connector"] == connector and row["pair"] in pairs}
+
+
+def new_manifest(name: str, spec_dict: dict, storage_url: str | None, user_module: str | None) -> dict:
+    return {
+        "name": name, "created_at": int(time.time()), "storage": storage_url, "spec": spec_dict,
+        "seed": spec_dict.get("seed"),
+        "versions": {"hbopt": __version__, "hummingbot": version("hummingbot"), "optuna": optuna.__version__},
+        "controller_source_sha256": controller_source_hash(spec_dict["controller_type"], spec_dict["controller"],
+                                                           user_module),
+        "data": data_checksums(spec_dict["connector"], spec_dict["pairs"]),
+        "runs": [],
+    }

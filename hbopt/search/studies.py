@@ -1,0 +1,206 @@
+"""Running and reading studies: what ``hbopt discover`` and ``hbopt study`` do."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from hbopt.cache.files import write_text_atomic
+from hbopt.engine.pool import BacktestPool, WorkerSetup
+from hbopt.errors import ConfigError, DataError, HboptError
+from hbopt.search.optimize import Optimizer, Progress, make_sampler
+from hbopt.search.report import write_report
+from hbopt.search.spec import StudySpec
+from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]]:
+    """One study per pair (named ``NAME_PAIR`` when several), or one across all pairs."""
+    if spec.across_pairs or len(spec.pairs) == 1:
+        default = f"{spec.controller}_{spec.connector}_{'+'.join(spec.pairs) if len(spec.pairs) < 4 else 'pairs'}"
+        return [(name or default, spec)]
+    return [(f"{name or spec.controller + '_' + spec.connector}_{pair}", spec.with_pairs([pair])) for pair in spec.pairs]
+
+
+def _open(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None) -> optuna.Study:
+    storage, url = folder.storage(storage_url)
+    spec_dict = spec.to_dict()
+    if folder.exists():
+        recorded = folder.manifest()["spec"]
+        changed = [k for k in ("controller", "connector", "pairs", "space", "objective", "constraints", "window",
+                               "resolution", "trade_cost", "across_pairs", "fixed")
+                   if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
+                   json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
+        if changed:
+            raise ConfigError(f"study {folder.name} exists with a different {', '.join(changed)}; "
+                              "resume it with the same study file and options, or pick another --study name")
+    else:
+        folder.write_manifest(new_manifest(folder.name, spec_dict, url, user_module))
+    directions = [o.direction for o in spec.objectives]
+    return optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
+                               sampler=make_sampler(spec), load_if_exists=True)
+
+
+def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | None = None,
+             storage_url: str | None = None, trial_timeout: float | None = None, max_worker_mb: float | None = None,
+             controllers_path: str | None = None, user_module: str | None = None, report: bool = True,
+             on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None) -> list[dict]:
+    """Run ``n_trials`` more trials of each study ``spec`` makes; returns a summary per study."""
+    from hbopt.cache.mirror import Mirror
+
+    Mirror.default().refresh()  # workers memory-map the mirror; make it current first
+    summaries = []
+    setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
+    with BacktestPool(workers, setup, trial_timeout=trial_timeout) as pool:
+        for name, study_spec in study_names(spec, study_name):
+            folder = StudyFolder(name)
+            folder.path.mkdir(parents=True, exist_ok=True)
+            with folder.lock():
+                study = _open(folder, study_spec, storage_url, user_module)
+                began = time.time()
+                optimizer = Optimizer(study, study_spec, pool)
+                progress = optimizer.run(n_trials, lambda p: on_progress(name, p, pool))
+                _record_run(folder, began, progress, workers)
+                _refuse_if_hopeless(progress)
+                if report:
+                    write_report(folder, study, study_spec)
+                summaries.append(summary(folder, study, study_spec, progress))
+    return summaries
+
+
+def _record_run(folder: StudyFolder, began: float, progress: Progress, workers: int) -> None:
+    manifest = folder.manifest()
+    manifest["runs"].append({"started": int(began), "finished": int(time.time()), "trials": progress.done,
+                             "failed": progress.failed, "duplicates": progress.duplicates, "workers": workers,
+                             "pid": os.getpid()})
+    folder.write_manifest(manifest)
+
+
+def _refuse_if_hopeless(progress: Progress) -> None:
+    """Every trial failed: say why as a data or config error rather than a silent empty study."""
+    if progress.done and progress.failed == progress.done:
+        first = progress.errors[0]
+        error = DataError if first.startswith("DataError") else ConfigError if first.startswith("ConfigError") \
+            else HboptError
+        raise error(f"all {progress.done} trials failed; the first: {first}")
+
+
+# ------------------------------------------------------------------------------------ reading
+def _spec_of(folder: StudyFolder) -> dict:
+    return folder.manifest()["spec"]
+
+
+def feasible_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not t.user_attrs.get("constraints_violated") and t.user_attrs.get("duplicate_of") is None
+            and not t.user_attrs.get("duplicate")]
+
+
+def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Feasible, distinct trials, best first (multi-objective: the Pareto front first)."""
+    trials = feasible_trials(study)
+    if len(study.directions) > 1:
+        front = {t.number for t in study.best_trials}
+        return sorted(trials, key=lambda t: (t.number not in front, t.number))
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+    return sorted(trials, key=lambda t: (sign * t.values[0], t.number))
+
+
+def summary(folder: StudyFolder, study: optuna.Study, spec: StudySpec | None = None, progress=None, top: int = 5) -> dict:
+    trials = study.get_trials(deepcopy=False)
+    states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
+    out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},
+           "objectives": _spec_of(folder)["objective"], "best": [trial_row(t) for t in ranked(study)[:top]]}
+    if progress is not None:
+        elapsed = time.monotonic() - progress.started
+        out["run"] = {"trials": progress.done, "failed": progress.failed, "duplicates": progress.duplicates,
+                      "seconds": round(elapsed, 2), "backtests_per_s": round(progress.backtests / elapsed, 3) if elapsed else None}
+    if folder.report_path.is_file():
+        out["report"] = str(folder.report_path)
+    return out
+
+
+def trial_row(t: optuna.trial.FrozenTrial) -> dict:
+    metrics = t.user_attrs.get("metrics") or [{}]
+    return {"number": t.number, "values": t.values, "params": t.params,
+            "net_pnl_quote": [m.get("net_pnl_quote") for m in metrics],
+            "total_executors": [m.get("total_executors") for m in metrics],
+            "max_drawdown_pct": [m.get("max_drawdown_pct") for m in metrics],
+            "sharpe_ratio": [m.get("sharpe_ratio") for m in metrics]}
+
+
+def list_studies() -> list[dict]:
+    rows = []
+    for name in list_study_names():
+        folder = StudyFolder(name)
+        manifest = folder.manifest()
+        try:
+            study = folder.load()
+            trials = study.get_trials(deepcopy=False)
+            complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
+        except Exception:
+            trials, complete = [], None
+        spec = manifest["spec"]
+        rows.append({"study": name, "controller": spec["controller"], "connector": spec["connector"],
+                     "pairs": spec["pairs"], "trials": len(trials), "complete": complete,
+                     "objective": [o["metric"] for o in spec["objective"]], "created_at": manifest["created_at"]})
+    return rows
+
+
+def show(name: str) -> dict:
+    folder = StudyFolder(name)
+    manifest = folder.manifest()
+    return {**summary(folder, folder.load(), top=1), "manifest": manifest}
+
+
+def best(name: str, top: int) -> list[dict]:
+    folder = StudyFolder(name)
+    return [trial_row(t) for t in ranked(folder.load())[:top]]
+
+
+def export_trials(name: str, fmt: str) -> str:
+    """Every trial as CSV or JSON lines: number, state, values, params, metrics, config, error."""
+    study = StudyFolder(name).load()
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        metrics = (t.user_attrs.get("metrics") or [{}])
+        rows.append({"number": t.number, "state": t.state.name, "values": t.values, "params": t.params,
+                     "metrics": metrics, "configs": t.user_attrs.get("configs"), "error": t.user_attrs.get("error"),
+                     "duplicate_of": t.user_attrs.get("duplicate_of"), "seconds": t.user_attrs.get("seconds")})
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, default=str) + "\n" for r in rows)
+    buffer = io.StringIO()
+    param_names = sorted({k for r in rows for k in r["params"]})
+    metric_names = sorted({k for r in rows for m in r["metrics"] for k in m if k not in ("close_types", "warnings")})
+    writer = csv.writer(buffer)
+    writer.writerow(["number", "state", "values", *param_names, *metric_names, "error"])
+    for r in rows:
+        first = r["metrics"][0] if r["metrics"] else {}
+        writer.writerow([r["number"], r["state"], json.dumps(r["values"]), *(r["params"].get(p, "") for p in param_names),
+                         *(first.get(m, "") for m in metric_names), r["error"] or ""])
+    return buffer.getvalue()
+
+
+def export_configs(name: str, best_n: int, out_dir: Path) -> list[str]:
+    """The best trials' controller configs as Hummingbot controller YAML files, one per pair."""
+    study = StudyFolder(name).load()
+    out_dir = Path(out_dir)
+    written = []
+    for rank, trial in enumerate(ranked(study)[:best_n], start=1):
+        for config in trial.user_attrs.get("configs") or []:
+            path = out_dir / f"{name}_{rank}_{config['trading_pair']}.yml"
+            write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
+            written.append(str(path))
+    if not written:
+        raise ConfigError(f"study {name} has no completed trial to export")
+    return written
