@@ -26,6 +26,7 @@ import ujson
 from hbopt.errors import HboptError
 
 _DEPTH = 2  # batches kept in flight per worker
+DIED = "died"  # a worker's failure whose description waits for its exit code
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,16 @@ class BacktestPool:
         self._workers.append(_Worker(process, parent_end))
 
     def _retire(self, worker: _Worker, failure: str | None) -> None:
-        """Remove a worker; fail its running trial with ``failure``, requeue the rest, replace it."""
+        """Remove a worker; fail its running trial with ``failure`` (``DIED``: say how it died),
+        requeue the rest, replace it."""
+        if failure == DIED:
+            worker.process.join(5)
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join()
+        if failure == DIED:
+            code = worker.process.exitcode
+            failure = f"the worker died (exit code {code}" + (f", killed by signal {-code})" if code < 0 else ")")
         worker.connection.close()
         self._workers.remove(worker)
         leftover = worker.queued()
@@ -228,9 +235,7 @@ class BacktestPool:
             if handle is worker.connection:
                 self._drain(worker)
             elif not worker.connection.poll():
-                code = worker.process.exitcode
-                self._retire(worker, f"the worker died (exit code {code}"
-                                     f"{', killed by signal ' + str(-code) if code and code < 0 else ''})")
+                self._retire(worker, DIED)
         self._enforce_timeouts()
         self._dispatch()
         finished, self._finished = self._finished, []
@@ -241,8 +246,7 @@ class BacktestPool:
             try:
                 message = worker.connection.recv()
             except (EOFError, OSError):
-                worker.process.join(1)
-                self._retire(worker, f"the worker died (exit code {worker.process.exitcode})")
+                self._retire(worker, DIED)
                 return
             kind = message[0]
             if kind == "ready":

@@ -9,6 +9,7 @@ told once more, marked as a duplicate.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -79,7 +80,10 @@ class Optimizer:
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             self._known.setdefault(params_key(trial.params), (trial.values, trial.user_attrs, trial.number))
         self._abandon_stale_trials()
-        self._next_index = sum(1 for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs)
+        drawn = {t.user_attrs["draw_index"] for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs}
+        # Points a stopped run drew but never finished come first, then new ones.
+        self._indices = (i for i in itertools.chain((i for i in range(max(drawn, default=-1)) if i not in drawn),
+                                                    itertools.count(max(drawn, default=-1) + 1)))
         self._grid = grid_points(self.space) if spec.sampler == "grid" else None
 
     def _abandon_stale_trials(self) -> None:
@@ -93,15 +97,12 @@ class Optimizer:
         if self.spec.sampler in ("tpe", "nsga2"):
             trial = self.study.ask()
             return trial, suggest(self.space, trial)
-        index = self._next_index
+        index = next(self._indices)
         if self._grid is not None:
             if index >= len(self._grid):
                 return None
-            params = self._grid[index]
-        else:
-            params = draw(self.space, self.spec.seed, index)
-        self._next_index += 1
-        return index, params
+            return index, self._grid[index]
+        return index, draw(self.space, self.spec.seed, index)
 
     def _backtests(self, params: dict) -> tuple[dict, ...]:
         fields = config_fields(params)

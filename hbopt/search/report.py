@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -44,7 +45,9 @@ def history_svg(trials, maximize: bool, metric: str) -> str:
 
 def importance_svg(study: optuna.Study) -> tuple[str, list[str]]:
     try:
-        importance = optuna.importance.get_param_importances(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optuna warns when few trials make importances degenerate
+            importance = optuna.importance.get_param_importances(study)
     except Exception as exc:  # too few trials, a single distinct value, ...
         return f"<p>Parameter importance not available: {html.escape(str(exc))}</p>", []
     names = list(importance)

@@ -1,0 +1,174 @@
+"""``hbopt discover`` end to end: real workers, real optuna studies on disk, no network."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import yaml
+from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+
+from hbopt.cache import synth
+from hbopt.cache.mirror import Mirror
+from hbopt.cache.store import CandleKey
+from hbopt.engine import offline
+from hbopt.search.storage import StudyFolder
+from tests.conftest import CONNECTOR, PAIR
+
+SMALL = ["--controller", "bollinger", "--connector", CONNECTOR, "--days", "1", "--turbo"]
+
+
+@pytest.fixture
+def two_pairs(store):
+    for pair, seed in ((PAIR, 1), ("ETH-USDT", 2)):
+        store.add(CandleKey(CONNECTOR, pair, "1m"), synth.generate(3, "1m", seed=seed), {"synthetic": True})
+    Mirror.default().refresh()
+
+
+def trials_of(name: str):
+    return StudyFolder(name).load().get_trials(deepcopy=False)
+
+
+def test_a_small_study_completes_offline_and_resumes(two_pairs, hbopt):
+    offline.install()  # the parent never needs the network either
+    try:
+        first = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "6", "--workers", "2", "--study", "s1",
+                      "--seed", "4", "--json")
+        again = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "4", "--workers", "2", "--study", "s1",
+                      "--seed", "4", "--json")
+    finally:
+        offline.uninstall()
+    assert first.code == 0, first.err
+    assert again.code == 0, again.err
+    [summary] = json.loads(again.out)
+    assert summary["trials"] == 10 and summary["run"]["trials"] == 4
+    trials = trials_of("s1")
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    metrics = trials[0].user_attrs["metrics"][0]
+    assert {"net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "close_types"} <= set(metrics)
+    assert trials[0].user_attrs["configs"][0]["trading_pair"] == PAIR
+    manifest = StudyFolder("s1").manifest()
+    assert manifest["seed"] == 4 and len(manifest["runs"]) == 2 and manifest["versions"]["hummingbot"]
+    assert manifest["data"][f"{CONNECTOR}|{PAIR}|1m"] and len(manifest["controller_source_sha256"]) == 64
+    assert (StudyFolder("s1").path / "report.html").read_text().count("<svg") >= 2
+
+
+def test_random_search_gives_the_same_trials_whatever_the_workers(two_pairs, hbopt):
+    for workers, name in ((1, "r1"), (2, "r2")):
+        run = hbopt("discover", *SMALL, "--pairs", PAIR, "--sampler", "random", "--seed", "11", "--iter", "6",
+                    "--workers", workers, "--study", name, "--json", "--no-report")
+        assert run.code == 0, run.err
+
+    def by_draw(name):
+        return {t.user_attrs["draw_index"]: (t.params, t.values) for t in trials_of(name)}
+    assert by_draw("r1") == by_draw("r2") and len(by_draw("r1")) == 6
+
+
+def test_each_pair_is_its_own_study_unless_scored_across_pairs(two_pairs, hbopt):
+    run = hbopt("discover", *SMALL, "--pairs", "ALL", "--iter", "3", "--workers", "2", "--study", "p",
+                "--sampler", "random", "--json", "--no-report")
+    assert [s["study"] for s in json.loads(run.out)] == ["p_BTC-USDT", "p_ETH-USDT"]
+    run = hbopt("discover", *SMALL, "--pairs", "ALL", "--across-pairs", "min", "--iter", "3", "--workers", "2",
+                "--study", "both", "--sampler", "random", "--json", "--no-report")
+    assert run.code == 0, run.err
+    trial = trials_of("both")[0]
+    assert len(trial.user_attrs["metrics"]) == 2
+    assert trial.values[0] == min(m["net_pnl_quote"] for m in trial.user_attrs["metrics"])
+
+
+CHAOS = '''
+import os
+import time
+from typing import Literal
+
+from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (
+    DirectionalTradingControllerBase,
+    DirectionalTradingControllerConfigBase,
+)
+
+
+class ChaosConfig(DirectionalTradingControllerConfigBase):
+    controller_name: str = "chaos"
+    mode: Literal["calm", "raise", "hang", "die", "calm2"] = "calm"
+
+
+class Chaos(DirectionalTradingControllerBase):
+    async def update_processed_data(self):
+        if self.config.mode == "raise":
+            raise RuntimeError("chaos: boom")
+        if self.config.mode == "hang":
+            time.sleep(600)
+        if self.config.mode == "die":
+            os._exit(13)
+        self.processed_data = {"signal": 0}
+'''
+
+
+def test_a_trial_that_raises_hangs_or_kills_its_worker_fails_alone(two_pairs, hbopt, tmp_path):
+    folder = tmp_path / "chaos_controllers" / "directional_trading"
+    folder.mkdir(parents=True)
+    (folder / "chaos.py").write_text(CHAOS)
+    study = tmp_path / "study.yml"
+    study.write_text(yaml.safe_dump({
+        "controller": "chaos", "connector": CONNECTOR, "pairs": [PAIR], "window": {"days": 1},
+        "space": {"mode": {"type": "categorical", "choices": ["calm", "raise", "hang", "die", "calm2"]}},
+        "sampler": "grid", "engine": "turbo"}))
+    run = hbopt("discover", study, "--controllers-path", folder.parent, "--iter", "5", "--workers", "2",
+                "--trial-timeout", "20", "--study", "chaos", "--json")
+    assert run.code == 0, run.err
+    outcome = {t.params["mode"]: (t.state.name, t.user_attrs.get("error", "")) for t in trials_of("chaos")}
+    assert outcome["calm"][0] == outcome["calm2"][0] == "COMPLETE"
+    assert outcome["raise"] == ("FAIL", "RuntimeError: chaos: boom")
+    assert outcome["hang"] == ("FAIL", "timed out after 20s")
+    assert outcome["die"][0] == "FAIL" and "the worker died (exit code 13" in outcome["die"][1]
+
+
+def test_exported_configs_load_in_hummingbots_loader(two_pairs, hbopt, tmp_path):
+    assert hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "4", "--workers", "1", "--study", "e",
+                 "--sampler", "random", "--no-report", "--quiet").code == 0
+    run = hbopt("study", "export-config", "e", "--best", "2", "--out", tmp_path / "conf", "--json")
+    paths = json.loads(run.out)
+    assert len(paths) == 2
+    for path in paths:
+        config = yaml.safe_load(open(path))
+        loaded = BacktestingEngineBase.get_controller_config_instance_from_dict(config, "hbopt.controllers")
+        assert loaded.controller_name == "bollinger" and loaded.trading_pair == PAIR
+    best = json.loads(hbopt("study", "best", "e", "--top", "2", "--json").out)
+    assert [b["params"] for b in best] == [yaml.safe_load(open(p)) and json.loads(json.dumps(b["params"]))
+                                          for p, b in zip(paths, best)]
+    csv_text = hbopt("study", "export", "e", "--format", "csv").out
+    assert csv_text.splitlines()[0].startswith("number,state,values,bb_length") and len(csv_text.splitlines()) == 5
+    assert len(hbopt("study", "export", "e", "--format", "jsonl").out.splitlines()) == 4
+
+
+def test_a_killed_run_resumes_without_losing_finished_trials(two_pairs, tmp_path):
+    env = {**os.environ}
+    command = [sys.executable, "-m", "hbopt", "discover", *SMALL, "--pairs", PAIR, "--iter", "400", "--workers", "2",
+               "--study", "k", "--sampler", "random", "--quiet", "--no-report"]
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    journal = StudyFolder("k").path / "journal.log"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if journal.exists() and sum(1 for t in trials_of("k") if t.state.name == "COMPLETE") >= 5:
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {t.user_attrs["draw_index"]: t.params for t in trials_of("k") if t.state.name == "COMPLETE"}
+    assert len(finished) >= 5
+    busy = subprocess.run(command[:-4] + ["--iter", "2", "--study", "k", "--sampler", "random", "--json"],
+                          env=env, capture_output=True, text=True)
+    assert busy.returncode == 0, busy.stderr
+    after = {t.user_attrs["draw_index"]: t.params for t in trials_of("k") if t.state.name == "COMPLETE"}
+    assert finished.items() <= after.items() and len(after) == len(finished) + 2
+
+
+def test_two_runs_of_the_same_study_do_not_collide(two_pairs, hbopt):
+    folder = StudyFolder("locked")
+    folder.path.mkdir(parents=True)
+    with folder.lock():
+        run = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "2", "--workers", "1", "--study", "locked")
+    assert run.code == 6 and "study locked is locked by another hbopt process" in run.err
