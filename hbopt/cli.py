@@ -348,16 +348,26 @@ def print_backtest(r: dict) -> None:
 @click.option("--controllers", "names", default="bollinger,ma_cross,pmm", show_default=True,
               help="Comma-separated built-ins to benchmark.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market.")
+@click.option("--pool", "pool_mode", is_flag=True, help="Benchmark the discover pool instead of the engines.")
+@click.option("--workers", "worker_counts", default="1,2", show_default=True, help="--pool: worker counts to compare.")
+@click.option("--trials", type=click.IntRange(min=10), default=200, show_default=True, help="--pool: trials per count.")
 @click.option("--json", "as_json", is_flag=True)
-def bench(days, names, seed, as_json):
-    """Stock vs turbo engine on the same configs and data, in this process, one core.
+def bench(days, names, seed, pool_mode, worker_counts, trials, as_json):
+    """Stock vs turbo engine on the same configs and data, one core; or, with --pool, the
+    discover pool's throughput, CPU use, overhead and memory for several worker counts.
 
-    Prints per controller: ms per backtest for each engine, the speedup, the peak memory rise
+    Engines: per controller, ms per backtest for each engine, the speedup, the peak memory rise
     and whether the two engines agree (same executors, PnL, fees and volume to 1e-9, same summary).
 
-    Example: hbopt bench --days 90
+    \b
+    Examples:
+      hbopt bench --days 90
+      hbopt bench --pool --workers 1,2 --trials 200 --days 90
     """
     from hbopt.engine.bench import CONFIGS, run_bench
+
+    if pool_mode:
+        return bench_pool(days, names.split(",")[0], seed, worker_counts, trials, as_json)
 
     controllers = [n.strip() for n in names.split(",") if n.strip()]
     unknown = sorted(set(controllers) - set(CONFIGS))
@@ -507,6 +517,23 @@ def print_study_summary(s: dict, top: int) -> None:
     out.print(table(["#", "objective", "params", "net PnL", "executors"], rows))
     if s.get("report"):
         out.print(f"report: {s['report']}")
+
+
+def bench_pool(days, controller, seed, worker_counts, trials, as_json):
+    from hbopt.search.pool_bench import run_pool_bench
+
+    try:
+        counts = [int(n) for n in worker_counts.split(",")]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers", param_hint="--workers") from None
+    with err.status("benchmarking the pool") as status:
+        rows = run_pool_bench(counts, trials, days, controller, seed, progress=lambda m: status.update(m))
+    if as_json:
+        return emit_json(rows)
+    out.print(table(["workers", "trials/s", "scaling", "CPU busy %", "overhead %", "ms/trial", "RSS growth %", "RSS MB"],
+                    [[r["workers"], r["trials_per_s"], f"{r['scaling']}x", r["cpu_busy_pct"], r["overhead_pct"],
+                      r["ms_per_trial"], r["rss_growth_pct"], " ".join(map(str, r["rss_mb"]))] for r in rows],
+                    title=f"{controller}, {trials} random-search trials of {days:g} days (turbo), steady state"))
 
 
 # ------------------------------------------------------------------------------------- study

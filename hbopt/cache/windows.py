@@ -1,9 +1,10 @@
 """Candle arrays and window frames served from a source (the mirror), memoised within a bound.
 
-A backtest worker asks for the same series and windows trial after trial; ``CandleWindows``
-keeps the resampled arrays and the sliced frames it handed out most recently, up to
-``max_bytes``, dropping the least recently used first. Frames are shared read-only (pandas'
-copy-on-write keeps a consumer's changes to itself).
+A backtest worker asks for the same series trial after trial, in windows that differ with each
+trial's warm-up. ``CandleWindows`` keeps, per series and interval, the array and one frame of
+the whole series, up to ``max_bytes`` (least recently used dropped first), and hands out
+windows as slices of that frame: no copy, so memory stays flat however many windows are asked
+for. pandas' copy-on-write keeps a consumer's changes to its own slice.
 """
 from __future__ import annotations
 
@@ -54,10 +55,11 @@ class CandleWindows:
                               lambda: self._source(connector, pair, interval), size)
 
     def frame(self, connector: str, pair: str, interval: str, first: int, last: int) -> pd.DataFrame:
-        """Rows ``first..last`` (indices into :meth:`array`) as a candle frame."""
-        return self._remember(("frame", connector, pair, interval, first, last),
-                              lambda: to_frame(np.array(self.array(connector, pair, interval)[first:last + 1])),
-                              lambda df: int(df.memory_usage(index=False).sum()))
+        """Rows ``first..last`` (indices into :meth:`array`) as a candle frame indexed from 0."""
+        whole = self._remember(("frame", connector, pair, interval),
+                               lambda: to_frame(np.array(self.array(connector, pair, interval))),
+                               lambda df: int(df.memory_usage(index=False).sum()))
+        return whole.iloc[first:last + 1].reset_index(drop=True)
 
 
 def resampling_source(minutes: np.ndarray) -> CandleSource:

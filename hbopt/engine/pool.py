@@ -48,7 +48,8 @@ class WorkerSetup:
 
 @dataclass
 class Outcome:
-    """A finished trial: ``results`` (one per backtest) or ``error``; who ran it and how long."""
+    """A finished trial: ``results`` (one per backtest) or ``error``; which worker ran it and the
+    seconds it took there (for a trial cut short, until the parent gave up on it)."""
 
     trial: Trial
     results: list[dict] = field(default_factory=list)
@@ -81,14 +82,15 @@ def _initialise(setup: WorkerSetup) -> None:
 
 def run_trial(trial: Trial) -> str:
     """Run a trial's backtests in this worker; a ujson string of ``{"results": [...]}`` or
-    ``{"error": "..."}``."""
+    ``{"error": "..."}``, with the ``seconds`` it took."""
     backtest = _worker_state["backtest"]
+    began = time.perf_counter()
     try:
         results = [backtest(**kwargs, candles=_worker_state["candles"], user_module=_worker_state["user_module"])
                    for kwargs in trial.backtests]
-        return ujson.dumps({"results": results})
+        return ujson.dumps({"results": results, "seconds": time.perf_counter() - began})
     except Exception as exc:  # the trial failed, the worker goes on
-        return ujson.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        return ujson.dumps({"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - began})
 
 
 def _worker_main(connection, setup: WorkerSetup) -> None:
@@ -264,7 +266,7 @@ class BacktestPool:
                     worker.batches.popleft()
                 worker.running = None
                 self._finished.append(Outcome(trial, payload.get("results", []), payload.get("error"),
-                                              worker.process.pid, time.monotonic() - started))
+                                              worker.process.pid, payload["seconds"]))
             elif kind in ("idle", "recycle"):
                 worker.rss = message[1]
                 if kind == "recycle":
@@ -285,7 +287,7 @@ class BacktestPool:
 
     # -- observation --------------------------------------------------------------------------
     def worker_stats(self) -> list[dict]:
-        """Per worker: pid, RSS (MB) and CPU seconds so far."""
+        """Per live worker: pid, RSS (MB), CPU seconds so far and whether it is running a trial."""
         stats = []
         for worker in self._workers:
             try:

@@ -61,6 +61,7 @@ class Progress:
     failed: int = 0
     duplicates: int = 0
     backtests: int = 0
+    backtest_seconds: float = 0.0  # time workers spent in trials
     started: float = field(default_factory=time.monotonic)
     best: float | None = None
     best_params: dict | None = None
@@ -150,6 +151,7 @@ class Optimizer:
 
     def _finish(self, outcome: Outcome, progress: Progress) -> None:
         handle, params = self._in_flight.pop(outcome.trial.number)
+        progress.backtest_seconds += outcome.seconds
         attrs = {"seconds": round(outcome.seconds, 3), "worker": outcome.worker}
         values = None
         if outcome.error:

@@ -5,17 +5,30 @@ from hbopt.cache.candles import resample_array
 from hbopt.cache.windows import CandleWindows, resampling_source
 
 
-def test_windows_are_memoised_within_the_memory_bound():
+def test_windows_are_slices_of_one_memoised_frame_per_series():
     minutes = synth.generate(2, "1m", seed=1).to_numpy()
-    windows = CandleWindows(resampling_source(minutes), max_bytes=200_000)
+    windows = CandleWindows(resampling_source(minutes), max_bytes=10**7)
     a = windows.frame("x", "BTC-USDT", "1m", 10, 1000)
-    assert windows.frame("x", "BTC-USDT", "1m", 10, 1000) is a and windows.hits == 1
     np.testing.assert_array_equal(a.to_numpy(), minutes[10:1001])
-    np.testing.assert_array_equal(windows.array("x", "BTC-USDT", "1h"), resample_array(minutes, "1m", "1h"))
-    for first in range(0, 2000, 100):  # many more frames than fit
+    assert list(a.index[:2]) == [0, 1]
+    held = windows.cached_bytes
+    for first in range(0, 2000, 100):  # many windows, no more memory
         windows.frame("x", "BTC-USDT", "1m", first, first + 800)
-    assert windows.cached_bytes <= 200_000
-    assert windows.frame("x", "BTC-USDT", "1m", 10, 1000) is not a  # the oldest was dropped
+    assert windows.cached_bytes == held and windows.hits >= 20
+    a.loc[0, "close"] = -1.0  # a consumer's change stays in its own slice
+    assert windows.frame("x", "BTC-USDT", "1m", 10, 11)["close"].iat[0] == minutes[10, 4]
+    np.testing.assert_array_equal(windows.array("x", "BTC-USDT", "1h"), resample_array(minutes, "1m", "1h"))
+
+
+def test_the_least_recently_used_series_goes_first():
+    minutes = synth.generate(2, "1m", seed=1).to_numpy()
+    windows = CandleWindows(resampling_source(minutes), max_bytes=300_000)  # room for one 1m series
+    windows.frame("x", "BTC-USDT", "1m", 0, 10)
+    windows.frame("x", "ETH-USDT", "1m", 0, 10)
+    assert windows.cached_bytes <= 300_000
+    misses = windows.misses
+    windows.frame("x", "BTC-USDT", "1m", 0, 10)
+    assert windows.misses > misses  # BTC was dropped to make room for ETH
 
 
 def test_without_a_bound_nothing_is_kept():
