@@ -252,18 +252,6 @@ def parse_set(values: tuple[str, ...]) -> dict:
     return fields
 
 
-def read_config_file(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path.name} does not hold a controller config (a YAML mapping)")
-    return data
-
-
 def controllers_module(path) -> str | None:
     from hbopt.engine.controllers import use_controllers_path
 
@@ -297,13 +285,13 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
       hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
     """
-    from hbopt.cache.files import write_text_atomic
+    from hbopt.cache.files import read_yaml_mapping, write_text_atomic
     from hbopt.engine import backtest as run_backtest
 
     if bool(config_file) == bool(controller):
         raise click.UsageError("give a config file or --controller NAME (one of them)")
     user_module = controllers_module(controllers_path)
-    config = read_config_file(config_file) if config_file else {"controller_name": controller}
+    config = read_yaml_mapping(config_file, "a controller config") if config_file else {"controller_name": controller}
     config.update({k: v for k, v in (("connector_name", connector), ("trading_pair", pair)) if v})
     config.update(parse_set(sets))
     start_ts, end_ts = parse_time(start), parse_time(end)

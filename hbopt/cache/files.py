@@ -1,4 +1,5 @@
-"""Safe file writing and inter-process locks shared by the store, the mirror and studies."""
+"""Safe file writing, inter-process locks and YAML reading shared by the store, the mirror,
+studies and the command line."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from hbopt.errors import BusyError
+import yaml
+
+from hbopt.errors import BusyError, ConfigError
 
 
 @contextlib.contextmanager
@@ -57,3 +60,17 @@ def file_lock(path: Path, shared: bool = False, wait: bool = True, what: str = "
         yield
     finally:
         os.close(fd)
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict:
+    """A YAML file holding a mapping (``what`` names it in errors), or :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} does not hold {what} (a YAML mapping)")
+    return data

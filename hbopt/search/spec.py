@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
+import pandas as pd
 
+from hbopt.cache.files import read_yaml_mapping
 from hbopt.errors import ConfigError
 from hbopt.search.space import Param, parse_space
 
@@ -123,15 +124,19 @@ def _param_dict(p: Param) -> dict:
     return out
 
 
-def read_study_file(path: Path) -> dict:
+def _epoch(value) -> int:
+    """Epoch seconds from epoch seconds, a date or a date string (UTC)."""
+    if isinstance(value, (int, float)):
+        return int(value)
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{Path(path).name} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{Path(path).name} does not hold a study (a YAML mapping)")
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise ConfigError(f"{value!r} is not a date") from None
+    return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp())
+
+
+def read_study_file(path: Path) -> dict:
+    data = read_yaml_mapping(path, "a study")
     unknown = set(data) - _FILE_KEYS
     if unknown:
         raise ConfigError(f"{Path(path).name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -168,7 +173,7 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     if (start is None) != (end is None):
         raise ConfigError("a window needs both start and end")
     if start is not None:
-        days = None
+        days, start, end = None, _epoch(start), _epoch(end)
     elif days is None:
         days = 90
     sampler = merged.get("sampler") or ("nsga2" if len(objectives) > 1 else "tpe")

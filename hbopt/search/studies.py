@@ -74,7 +74,7 @@ def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | Non
                 _refuse_if_hopeless(progress)
                 if report:
                     write_report(folder, study, study_spec)
-                summaries.append(summary(folder, study, study_spec, progress))
+                summaries.append(summary(folder, study, progress))
     return summaries
 
 
@@ -116,7 +116,7 @@ def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return sorted(trials, key=lambda t: (sign * t.values[0], t.number))
 
 
-def summary(folder: StudyFolder, study: optuna.Study, spec: StudySpec | None = None, progress=None, top: int = 5) -> dict:
+def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None = None, top: int = 5) -> dict:
     trials = study.get_trials(deepcopy=False)
     states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
     out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},

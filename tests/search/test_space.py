@@ -1,0 +1,61 @@
+import optuna
+import pytest
+
+from hbopt.errors import ConfigError
+from hbopt.search.space import config_fields, draw, grid_points, parse_space, suggest
+
+SPACE = {
+    "length": {"type": "int", "low": 10, "high": 50, "step": 10},
+    "width": {"type": "float", "low": 1.0, "high": 2.0, "step": 0.1},
+    "stop": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
+    "_trail": {"type": "categorical", "choices": [True, False]},
+    "trailing_stop": {"type": "categorical", "choices": ["0.01,0.002", "0.02,0.005"], "when": {"_trail": True}},
+}
+
+
+def test_random_points_depend_only_on_seed_and_index_and_stay_in_bounds():
+    space = parse_space(SPACE)
+    points = [draw(space, 7, i) for i in range(200)]
+    assert points == [draw(space, 7, i) for i in range(200)]
+    assert points != [draw(space, 8, i) for i in range(200)]
+    for p in points:
+        assert p["length"] in (10, 20, 30, 40, 50) and 1.0 <= p["width"] <= 2.0 and 0.001 <= p["stop"] <= 0.1
+        assert ("trailing_stop" in p) == p["_trail"]
+    assert {p["length"] for p in points} == {10, 20, 30, 40, 50}
+
+
+def test_conditional_parameters_are_drawn_only_when_their_condition_holds():
+    space = parse_space(SPACE)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(30):
+        trial = study.ask()
+        point = suggest(space, trial)
+        assert ("trailing_stop" in point) == point["_trail"]
+        study.tell(trial, 0.0)
+
+
+def test_grid_expands_conditional_branches_and_config_fields_drop_steering_parameters():
+    space = parse_space({k: v for k, v in SPACE.items() if k != "stop"} | {"width": {"type": "float", "low": 1.0,
+                                                                                       "high": 1.2, "step": 0.1}})
+    points = grid_points(space)
+    assert len(points) == 5 * 3 * (2 + 1)
+    assert config_fields({"_trail": True, "width": 1.1000000000000001}) == {"width": 1.1}
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({}, "empty"),
+    ({"x": {"type": "int", "low": 5, "high": 1}}, "low < high"),
+    ({"x": {"type": "float", "low": 0, "high": 1, "log": True}}, "log only with low > 0"),
+    ({"x": {"type": "categorical", "choices": []}}, "non-empty list of choices"),
+    ({"x": {"type": "int", "low": 1, "high": 5, "when": {"y": 1}}}, "condition on y, which is not an earlier"),
+    ({"x": {"type": "real", "low": 1, "high": 5}}, "needs a type"),
+    ({"x": {"type": "int", "low": 1, "high": 5, "stepp": 1}}, "unknown key(s) stepp"),
+])
+def test_bad_spaces_are_config_errors_naming_the_parameter(raw, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_space(raw)
+
+
+def test_a_grid_needs_steps_for_floats():
+    with pytest.raises(ConfigError, match="grid search needs a step for float parameter x"):
+        grid_points(parse_space({"x": {"type": "float", "low": 0.1, "high": 1.0}}))
