@@ -498,13 +498,18 @@ def print_study_summary(s: dict, top: int) -> None:
     run = s.get("run") or {}
     out.print(f"[bold]{s['study']}[/]: {s['trials']} trials ({s.get('complete', 0)} complete, {s.get('fail', 0)} failed)"
               + (f"; this run {run['trials']} trials in {run['seconds']}s, {run['backtests_per_s']} backtests/s" if run else ""))
-    rows = [[b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
-             ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
-             ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in b["net_pnl_quote"]),
-             ", ".join(str(v) for v in b["total_executors"])] for b in s["best"][:top]]
-    out.print(table(["#", "objective", "params", "net PnL", "executors"], rows))
+    print_best(s["best"][:top])
     if s.get("report"):
         out.print(f"report: {s['report']}")
+
+
+def print_best(rows: list[dict], title: str | None = None) -> None:
+    """Trials as ``trial_row`` gives them: objective values, params, PnL and executors per pair."""
+    out.print(table(["#", "objective", "params", "net PnL", "executors"],
+                    [[b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
+                      ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
+                      ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in b["net_pnl_quote"]),
+                      ", ".join(str(v) for v in b["total_executors"])] for b in rows], title=title))
 
 
 def bench_pool(days, controller, seed, worker_counts, trials, as_json):
@@ -577,7 +582,7 @@ def study_best(name, top, as_json):
     rows = best(name, top)
     if as_json:
         return emit_json(rows)
-    print_study_summary({"study": name, "trials": len(rows), "best": rows}, top)
+    print_best(rows, title=f"best {len(rows)} trials of {name}")
 
 
 @study.command("export", context_settings=CONTEXT)

@@ -159,7 +159,11 @@ def distributions(space: list[Param], drawn: dict) -> dict:
     return {p.name: p.distribution() for p in space if p.name in drawn}
 
 
+def tidy(params: dict) -> dict:
+    """Floats rid of step arithmetic noise: 0.05 rather than 0.050000000000000044, 0 rather than 5.6e-17."""
+    return {k: round(v, 12) if isinstance(v, float) else v for k, v in params.items()}
+
+
 def config_fields(drawn: dict) -> dict:
-    """The drawn values that are controller config fields, floats rid of step arithmetic noise
-    (0.05 rather than 0.050000000000000044)."""
-    return {k: round(v, 12) if isinstance(v, float) else v for k, v in drawn.items() if not k.startswith("_")}
+    """The drawn values that are controller config fields, tidied."""
+    return tidy({k: v for k, v in drawn.items() if not k.startswith("_")})

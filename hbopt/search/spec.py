@@ -4,7 +4,7 @@ A study file (YAML)::
 
     controller: bollinger                 # built-in or --controllers-path controller
     connector: binance_perpetual
-    pairs: [BTC-USDT, ETH-USDT]           # or ALL: every pair stored for the connector
+    pairs: [BTC-USDT, ETH-USDT]           # or ALL (the default): every pair stored for the connector
     fixed: {total_amount_quote: 1000}     # config fields that do not vary
     space: {bb_length: {type: int, low: 20, high: 300, step: 10}, ...}   # default: the controller's
     objective: sharpe_ratio               # or {metric: max_drawdown_pct, direction: maximize}, or a list (Pareto)
@@ -155,7 +155,7 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     controller_type = controller_type_of(controller, user_module)
     fields = config_class(controller_type, controller, user_module).model_fields
     connector = merged.get("connector") or fields["connector_name"].default
-    pairs = merged.get("pairs") or [fields["trading_pair"].default]
+    pairs = merged.get("pairs") or stored_pairs(connector) or [fields["trading_pair"].default]
     if isinstance(pairs, str):
         pairs = stored_pairs(connector) if pairs.upper() == "ALL" else [p.strip() for p in pairs.split(",") if p.strip()]
     if not pairs:

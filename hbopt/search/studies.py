@@ -18,6 +18,7 @@ from hbopt.engine.pool import BacktestPool, WorkerSetup
 from hbopt.errors import ConfigError, DataError, HboptError
 from hbopt.search.optimize import Optimizer, Progress, make_sampler
 from hbopt.search.report import write_report
+from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
 
@@ -132,7 +133,7 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
 
 def trial_row(t: optuna.trial.FrozenTrial) -> dict:
     metrics = t.user_attrs.get("metrics") or [{}]
-    return {"number": t.number, "values": t.values, "params": t.params,
+    return {"number": t.number, "values": t.values, "params": tidy(t.params),
             "net_pnl_quote": [m.get("net_pnl_quote") for m in metrics],
             "total_executors": [m.get("total_executors") for m in metrics],
             "max_drawdown_pct": [m.get("max_drawdown_pct") for m in metrics],
