@@ -476,6 +476,8 @@ class LiveView:
     def update(self, name, progress, pool) -> None:
         import time
 
+        from hbopt.search.space import tidy
+
         if not self._live or time.monotonic() - self._last < 0.25:
             return
         self._last = time.monotonic()
@@ -488,7 +490,7 @@ class LiveView:
                   f"{progress.failed} failed", f"{progress.backtests / elapsed if elapsed else 0:.2f} backtests/s",
                   f"ETA {eta:.0f}s" if eta is not None else "ETA -")
         t.add_row("best", f"{progress.best:.6g}" if progress.best is not None else "-",
-                  ", ".join(f"{k}={v}" for k, v in (progress.best_params or {}).items())[:80], "", "")
+                  ", ".join(f"{k}={v}" for k, v in tidy(progress.best_params or {}).items())[:80], "", "")
         t.add_row("workers", f"{len(stats)}", "RSS " + " ".join(f"{s['rss_mb']:.0f}MB" for s in stats),
                   f"replaced {pool.replaced}", "")
         self._live.update(t)
