@@ -174,3 +174,16 @@ def test_two_runs_of_the_same_study_do_not_collide(two_pairs, hbopt):
     with folder.lock():
         run = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "2", "--workers", "1", "--study", "locked")
     assert run.code == 6 and "study locked is locked by another hbopt process" in run.err
+
+
+def test_several_objectives_give_a_pareto_front_in_any_optuna_storage(two_pairs, hbopt, tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    run = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "6", "--workers", "2", "--study", "pareto",
+                "--objective", "net_pnl_quote", "--objective", "max_drawdown_usd", "--storage", url, "--json")
+    assert run.code == 0, run.err
+    study = optuna.load_study(study_name="pareto", storage=url)
+    assert len(study.directions) == 2 and len(study.trials) == 6
+    assert all("NSGAIISampler:generation" in t.system_attrs for t in study.trials)  # proposed by NSGA-II
+    front = {t.number for t in study.best_trials}
+    best = json.loads(hbopt("study", "best", "pareto", "--top", "6", "--json").out)
+    assert {b["number"] for b in best[:len(front)]} == front  # the front is listed first
