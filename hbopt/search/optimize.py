@@ -135,7 +135,6 @@ class Optimizer:
                 self.study.tell(handle, state=TrialState.FAIL)
             else:
                 self.study.tell(handle, values)
-            number = handle.number
         else:
             frozen = optuna.trial.create_trial(
                 params=params, distributions=distributions(self.space, params),

@@ -3,7 +3,6 @@ upper one. The position is managed by the directional base's triple barrier."""
 from typing import List
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from hummingbot.data_feed.candles_feed.data_types import CandlesConfig
