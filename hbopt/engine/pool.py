@@ -127,7 +127,6 @@ class _Worker:
     batches: deque = field(default_factory=deque)  # sent, not finished
     running: tuple[Trial, float] | None = None     # trial in progress and when it started
     rss: int = 0
-    recycled: bool = False
 
     def queued(self) -> list[Trial]:
         return [t for batch in self.batches for t in batch]
@@ -161,14 +160,11 @@ class BacktestPool:
         """Remove a worker; fail its running trial with ``failure`` (``DIED``: say how it died),
         requeue the rest, replace it."""
         if failure == DIED:
-            worker.process.join(5)
-        if worker.process.is_alive():
-            worker.process.kill()
-        worker.process.join()
+            worker.process.join(5)  # let it finish dying, for its exit code
+        self._stop(worker)
         if failure == DIED:
             code = worker.process.exitcode
             failure = f"the worker died (exit code {code}" + (f", killed by signal {-code})" if code < 0 else ")")
-        worker.connection.close()
         self._workers.remove(worker)
         leftover = worker.queued()
         if worker.running is not None and failure is not None:
@@ -177,18 +173,22 @@ class BacktestPool:
             self._finished.append(Outcome(trial, error=failure, worker=worker.process.pid,
                                           seconds=time.monotonic() - started))
         self._queue.extendleft(reversed(leftover))
-        if not worker.ready and failure is not None and not worker.recycled:
+        if not worker.ready and failure is not None:
             raise HboptError(f"a backtest worker could not start: {failure}")
         self.replaced += 1
         self._start_worker()
 
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.connection.close()
+
     def close(self) -> None:
         """Stop every worker now (trials in flight are abandoned)."""
         for worker in self._workers:
-            if worker.process.is_alive():
-                worker.process.kill()
-            worker.process.join()
-            worker.connection.close()
+            self._stop(worker)
         self._workers.clear()
 
     def __enter__(self):
@@ -270,7 +270,6 @@ class BacktestPool:
             elif kind in ("idle", "recycle"):
                 worker.rss = message[1]
                 if kind == "recycle":
-                    worker.recycled = True
                     self._retire(worker, None)
 
     @staticmethod

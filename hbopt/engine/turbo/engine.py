@@ -152,12 +152,11 @@ class TurboBacktestingEngine(BacktestingEngineBase):
 
     def _terminate_until(self, tick: int, final: bool = False):
         """Book every executor Hummingbot finds terminated by ``tick``, in its order: by the tick
-        it notices (the close tick, but never the creation tick itself), then creation order."""
-        due = [r for r in self._state.active if final or max(r.close, r.start + 1) <= tick]
-        for run in sorted(due, key=lambda r: (max(r.close, r.start + 1), r.order)):
+        it notices it (:attr:`PositionRun.noticed`), then creation order."""
+        due = [r for r in self._state.active if final or r.noticed <= tick]
+        for run in sorted(due, key=lambda r: (r.noticed, r.order)):
             self._state.active.remove(run)
-            noticed = max(run.close, run.start + 1)
-            self._record(self._info(run, run.close), noticed, _AFTER_LAST_TICK if noticed > tick else _NATURAL)
+            self._record(self._info(run, run.close), run.noticed, _AFTER_LAST_TICK if run.noticed > tick else _NATURAL)
 
     def _record(self, info: ExecutorInfo, tick: int, phase: int):
         self._record_terminated_executor(info)

@@ -53,9 +53,8 @@ class DirectionalPolicy:
 
     def __init__(self, controller, state):
         self.config, self.state = controller.config, state
-        signal = state.market.column("signal")
-        self.signal = signal
-        self.candidates = np.flatnonzero(signal != 0)
+        self.signal = state.market.column("signal")
+        self.candidates = np.flatnonzero(self.signal != 0)
 
     def next_tick(self, after: int) -> int | None:
         i = np.searchsorted(self.candidates, after, side="right")
@@ -105,7 +104,7 @@ class MarketMakingPolicy:
             return after + 1 if after + 1 < len(market.ts) else None
         ticks = []
         for r in self.state.active:
-            ticks.append(max(r.close, r.start + 1))
+            ticks.append(r.noticed)
             if not r.is_filled_at(after):
                 ticks.append(np.searchsorted(market.ts, r.config.timestamp + cfg.executor_refresh_time, "right"))
         for info in self._cooling(after):

@@ -144,6 +144,12 @@ class PositionRun:
         self.entry = market.close[self.fill] if self.fill != NO_TICK else None
         self.filled = float(config.amount) * self.entry if self.fill != NO_TICK else 0.0
 
+    @property
+    def noticed(self) -> int:
+        """The tick at which Hummingbot's engine books this executor as terminated: its close tick,
+        but never its creation tick (created after that tick's bookkeeping, seen on the next)."""
+        return max(self.close, self.start + 1)
+
     def is_filled_at(self, tick: int) -> bool:
         return self.fill != NO_TICK and self.fill <= tick
 
