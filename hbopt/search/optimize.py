@@ -82,9 +82,9 @@ class Optimizer:
             self._known.setdefault(params_key(trial.params), (trial.values, trial.user_attrs, trial.number))
         self._abandon_stale_trials()
         drawn = {t.user_attrs["draw_index"] for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs}
+        highest = max(drawn, default=-1)
         # Points a stopped run drew but never finished come first, then new ones.
-        self._indices = (i for i in itertools.chain((i for i in range(max(drawn, default=-1)) if i not in drawn),
-                                                    itertools.count(max(drawn, default=-1) + 1)))
+        self._indices = itertools.chain((i for i in range(highest) if i not in drawn), itertools.count(highest + 1))
         self._grid = grid_points(self.space) if spec.sampler == "grid" else None
 
     def _abandon_stale_trials(self) -> None:
@@ -164,11 +164,12 @@ class Optimizer:
                 attrs["error"] = str(exc)
         self._record(handle, params, values, attrs, progress)
         key = params_key(params)
+        number = handle.number if isinstance(handle, optuna.Trial) else None  # random/grid: set by the storage
         for twin_handle, twin_params in self._waiting.pop(key, []):
-            self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True}, progress)
+            self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True, "duplicate_of": number},
+                         progress)
             progress.duplicates += 1
         if values is not None:
-            number = handle.number if isinstance(handle, optuna.Trial) else None
             self._known.setdefault(key, (values, attrs, number))
 
     def _result_attrs(self, results: list[dict]) -> dict:
@@ -206,7 +207,7 @@ class Optimizer:
         key = params_key(params)
         if key in self._known:
             values, attrs, number = self._known[key]
-            attrs = {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate_of": number}
+            attrs = {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate": True, "duplicate_of": number}
             self._record(handle, params, list(values), attrs, progress)
             progress.duplicates += 1
             return

@@ -103,8 +103,7 @@ def _spec_of(folder: StudyFolder) -> dict:
 
 def feasible_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if not t.user_attrs.get("constraints_violated") and t.user_attrs.get("duplicate_of") is None
-            and not t.user_attrs.get("duplicate")]
+            if not t.user_attrs.get("constraints_violated") and not t.user_attrs.get("duplicate")]
 
 
 def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -187,3 +187,20 @@ def test_several_objectives_give_a_pareto_front_in_any_optuna_storage(two_pairs,
     front = {t.number for t in study.best_trials}
     best = json.loads(hbopt("study", "best", "pareto", "--top", "6", "--json").out)
     assert {b["number"] for b in best[:len(front)]} == front  # the front is listed first
+
+
+def test_parameters_already_tried_are_not_run_again_nor_ranked_twice(two_pairs, hbopt, tmp_path):
+    study = tmp_path / "tiny.yml"
+    study.write_text(yaml.safe_dump({"space": {"bb_length": {"type": "categorical", "choices": [40, 60]}},
+                                     "sampler": "random", "seed": 3}))
+    run = hbopt("discover", study, *SMALL, "--pairs", PAIR, "--iter", "6", "--workers", "1", "--study", "tiny",
+                "--json", "--no-report")
+    assert run.code == 0, run.err
+    trials = trials_of("tiny")
+    run_once = [t for t in trials if not t.user_attrs.get("duplicate")]
+    assert len(trials) == 6 and sorted(t.params["bb_length"] for t in run_once) == [40, 60]
+    for twin in (t for t in trials if t.user_attrs.get("duplicate")):
+        original = next(t for t in run_once if t.params == twin.params)
+        assert twin.values == original.values
+    best = json.loads(hbopt("study", "best", "tiny", "--top", "6", "--json").out)
+    assert sorted(b["params"]["bb_length"] for b in best) == [40, 60]
