@@ -86,15 +86,19 @@ def candle_key(connector, pair, interval):
 @key_options
 @click.option("--days", type=float, default=120, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--start-price", type=float, default=1000.0, show_default=True)
+@click.option("--vol", type=float, default=0.6, show_default=True,
+              help="Annualised volatility (0.6 = 60%, like BTC); larger for a wilder market.")
+@click.option("--start-price", type=float, default=60_000.0, show_default=True)
 @click.option("--end", help="End of the series (UTC date or epoch s); default 2026-01-01, so a seed always "
                             "gives the same candles.")
-@click.option("--regime", type=click.Choice(["mixed", "trending", "ranging"]), default="mixed", show_default=True)
+@click.option("--regime", type=click.Choice(["mixed", "trending", "ranging", "walk"]), default="mixed",
+              show_default=True, help="walk: a martingale, no trend and no mean reversion (no edge exists).")
 @click.option("--gap-rate", type=float, default=0.0, show_default=True, help="Chance a data gap starts at a candle.")
 @click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
 @click.option("--json", "as_json", is_flag=True)
-def data_synth(connector, pair, interval, days, seed, start_price, end, regime, gap_rate, replace, as_json):
-    """Generate a synthetic market (deterministic for a seed) into the store.
+def data_synth(connector, pair, interval, days, seed, vol, start_price, end, regime, gap_rate, replace, as_json):
+    """Generate a synthetic market (deterministic for a seed) into the store, and print what it
+    looks like: annualised volatility, price range, largest move, tails, volatility clustering.
 
     Example: hbopt data synth --connector binance_perpetual --pair BTC-USDT --days 120 --seed 7
     """
@@ -103,15 +107,21 @@ def data_synth(connector, pair, interval, days, seed, start_price, end, regime, 
 
     key = candle_key(connector, pair, interval)
     kwargs = {"end": parse_time(end)} if end else {}
-    df = synth.generate(days, interval, seed=seed, start_price=start_price, regime=regime, gap_rate=gap_rate, **kwargs)
+    df = synth.generate(days, interval, seed=seed, start_price=start_price, regime=regime, gap_rate=gap_rate,
+                        annual_vol=vol, **kwargs)
     meta = {"source": "synth", "synthetic": True, "seed": seed, "regime": regime, "gap_rate": gap_rate,
-            "start_price": start_price}
+            "annual_vol": vol, "start_price": start_price}
     CandleStore().add(key, df, meta, replace=replace)
+    stats = synth.statistics(df)
     report = {"file": key.stem, "rows": len(df), "first": int(df["timestamp"].iat[0]),
-              "last": int(df["timestamp"].iat[-1]), **meta}
+              "last": int(df["timestamp"].iat[-1]), **meta, "statistics": stats}
     if as_json:
         return emit_json(report)
     out.print(f"synthetic {key}: {len(df)} candles, {when(report['first'])} -> {when(report['last'])} (seed {seed})")
+    out.print(f"  realised: volatility {stats['annualised_vol']:.0%} a year, close {stats['first_close']:,.2f} -> "
+              f"{stats['last_close']:,.2f}, highest/lowest {stats['high_over_low']:.2f}x, largest move "
+              f"{stats['largest_move_pct']:.2f}% ({stats['moves_over_5pct']} over 5%), excess kurtosis "
+              f"{stats['excess_kurtosis']:.1f}, volatility clustering {stats['vol_clustering']:.2f}")
 
 
 @data.command("import", context_settings=CONTEXT)

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from hbopt.cache import synth
 from hbopt.cache.candles import normalise
@@ -24,13 +25,21 @@ def test_candles_are_valid_and_span_the_requested_days():
     assert (df["taker_buy_base_volume"] < df["volume"]).all()
 
 
-def test_returns_have_fat_tails_and_clustered_volatility():
-    r = log_returns(synth.generate(30, "1m", seed=4))
-    kurtosis = ((r - r.mean()) ** 4).mean() / r.var() ** 2
-    abs_r = np.abs(r)
-    autocorr = np.corrcoef(abs_r[:-60], abs_r[60:])[0, 1]  # |returns| an hour apart
-    assert kurtosis > 4
-    assert autocorr > 0.1
+@pytest.mark.parametrize("seed", range(4))
+def test_the_default_market_is_calibrated_like_a_liquid_crypto_pair(seed):
+    stats = synth.statistics(synth.generate(120, "1m", seed=seed))
+    assert 0.4 <= stats["annualised_vol"] <= 1.0          # BTC: 40-100% a year
+    assert stats["high_over_low"] < 3                     # no runaway price over 120 days
+    assert stats["largest_move_pct"] < 5 and stats["moves_over_5pct"] == 0
+    assert stats["excess_kurtosis"] > 3                   # fat tails
+    assert stats["vol_clustering"] > 0.05                 # calm and turbulent spells
+
+
+def test_a_wilder_market_only_on_request():
+    calm = synth.statistics(synth.generate(30, "1m", seed=1))
+    wild = synth.statistics(synth.generate(30, "1m", seed=1, annual_vol=2.0))
+    assert wild["annualised_vol"] > 3 * calm["annualised_vol"]
+    assert wild["annualised_vol"] > 1.0
 
 
 def test_trending_markets_travel_further_than_ranging_ones():
