@@ -128,21 +128,24 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
 @click.argument("file", type=click.Path(path_type=Path))
 @key_options
 @click.option("--repair", is_flag=True, help="Drop invalid rows instead of refusing the file.")
+@click.option("--force", is_flag=True, help="With --repair: store the valid rows even when more than half are invalid.")
 @click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
 @click.option("--json", "as_json", is_flag=True)
-def data_import(file, connector, pair, interval, repair, replace, as_json):
+def data_import(file, connector, pair, interval, repair, force, replace, as_json):
     """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps) or parquet.
 
     Example: hbopt data import ./BTCUSDT-1m.csv --connector binance --pair BTC-USDT --interval 1m
     """
     from hbopt.cache.importers import import_file
 
-    report = import_file(file, candle_key(connector, pair, interval), repair=repair, replace=replace)
+    if force and not repair:
+        raise click.UsageError("--force only goes with --repair")
+    report = import_file(file, candle_key(connector, pair, interval), repair=repair, replace=replace, force=force)
     if as_json:
         return emit_json(report)
     out.print(f"imported {report['rows']} candles into {report['file']} "
               f"({when(report['first'])} -> {when(report['last'])}); now {report['stored_rows']} stored")
-    notes = [f"{report['converted_from_ms']} ms/us timestamps converted" if report["converted_from_ms"] else "",
+    notes = [f"{report['converted_from_ms']} ms/us/ns timestamps converted" if report["converted_from_ms"] else "",
              f"{report['duplicates_dropped']} duplicates dropped" if report["duplicates_dropped"] else "",
              f"{report['invalid_dropped']} invalid rows dropped" if report["invalid_dropped"] else "",
              f"{report['missing_candles']} candles missing in {report['gaps']} gaps" if report["gaps"] else "",

@@ -5,6 +5,8 @@ seconds (the candle's open time, aligned to its interval), sorted, without dupli
 """
 from __future__ import annotations
 
+import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,9 +27,13 @@ INTERVAL_SECONDS = {
     "1d": 86400, "3d": 259200, "1w": 604800,
 }
 
-# Epoch values above these are milliseconds / microseconds rather than seconds.
+# Epoch values at or above these are milliseconds / microseconds / nanoseconds rather than seconds.
 _MS_THRESHOLD = 1e11
 _US_THRESHOLD = 1e14
+_NS_THRESHOLD = 1e17
+# Nothing traded before this (Bitcoin's first block is of 2009-01-03): an earlier timestamp is a misread one.
+EARLIEST = int(pd.Timestamp("2009-01-01", tz="UTC").timestamp())
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def interval_seconds(interval: str) -> int:
@@ -65,15 +71,40 @@ class ImportReport:
 
 
 def to_seconds(values: pd.Series) -> tuple[np.ndarray, int]:
-    """Epoch timestamps in seconds, converting each value given in ms or µs on its own.
+    """Epoch timestamps in seconds (float, NaN where a value is none) from epoch numbers, each
+    read as s, ms, µs or ns on its own by its size; from datetimes of any resolution; or from
+    date strings (``2025-01-02 03:04:05``, with ``+00:00``, ``Z`` or `` UTC``, or
+    CryptoDataDownload's ``2019-10-17 09-AM``; naive ones are UTC).
 
-    Returns the converted values and how many were converted.
+    Returns the seconds and how many numbers were converted from ms, µs or ns.
     """
+    if _holds_dates(values):
+        return _date_seconds(values), 0
     ts = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
-    us = ts >= _US_THRESHOLD
-    ms = (ts >= _MS_THRESHOLD) & ~us
-    ts = np.where(us, ts / 1e6, np.where(ms, ts / 1e3, ts))
-    return ts, int(ms.sum() + us.sum())
+    divisor = np.select([ts >= _NS_THRESHOLD, ts >= _US_THRESHOLD, ts >= _MS_THRESHOLD], [1e9, 1e6, 1e3], 1.0)
+    return ts / divisor, int((divisor > 1).sum())
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """Datetimes, or text most of whose values are not numbers."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    present = values.dropna()
+    return 2 * pd.to_numeric(present, errors="coerce").notna().sum() < len(present)
+
+
+def _date_seconds(values: pd.Series) -> np.ndarray:
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        text = values.astype("string").str.strip()
+        hour_only = text.str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{1,2}-[AP]M", case=False).all()
+        with warnings.catch_warnings():  # "could not infer format": each date is then parsed on its own
+            warnings.simplefilter("ignore", UserWarning)
+            values = pd.to_datetime(text, format="%Y-%m-%d %I-%p" if hour_only else None, utc=True, errors="coerce")
+    elif values.dt.tz is None:
+        values = values.dt.tz_localize("UTC")
+    return ((values - _EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _describe_row(position: int, ts: float) -> str:
@@ -83,7 +114,7 @@ def _describe_row(position: int, ts: float) -> str:
     return f"row {position + 1}"
 
 
-def _row_problems(df: pd.DataFrame, step: int) -> pd.Series:
+def _row_problems(df: pd.DataFrame, step: int, now: float) -> pd.Series:
     """A description of what is wrong with each invalid row, empty string for valid rows."""
     problems = pd.Series("", index=df.index, dtype=object)
 
@@ -93,8 +124,10 @@ def _row_problems(df: pd.DataFrame, step: int) -> pd.Series:
         problems = problems.mask(mask, text)
 
     flag(~np.isfinite(df["timestamp"]), "timestamp is missing or not a number")
+    flag(df["timestamp"] < EARLIEST, "timestamp is before 2009")
+    flag(df["timestamp"] > now + step, "timestamp is in the future")
     for col in PRICE_COLUMNS + ("volume",):
-        flag(df[col].isna(), f"{col} is missing or not a number")
+        flag(~np.isfinite(df[col]), f"{col} is missing or not a finite number")
     for col in PRICE_COLUMNS:
         flag(df[col] <= 0, f"{col} is not positive")
     flag(df["volume"] < 0, "volume is negative")
@@ -105,37 +138,42 @@ def _row_problems(df: pd.DataFrame, step: int) -> pd.Series:
     return problems
 
 
-def normalise(raw: pd.DataFrame, interval: str, repair: bool = False) -> tuple[pd.DataFrame, ImportReport]:
+def normalise(raw: pd.DataFrame, interval: str, repair: bool = False,
+              force: bool = False) -> tuple[pd.DataFrame, ImportReport]:
     """Validate ``raw`` and turn it into a candle frame.
 
-    Millisecond/microsecond timestamps become seconds, missing optional columns are filled with
-    zeros, rows are sorted and de-duplicated (the last occurrence wins) and gaps are reported.
-    Rows with a missing or non-positive price, inconsistent OHLC or a misaligned timestamp raise a
-    :class:`DataError` naming the first such row, unless ``repair`` asks to drop them.
+    Timestamps become epoch seconds (see :func:`to_seconds`), missing optional columns are
+    filled with zeros, rows are sorted and de-duplicated (the last occurrence wins) and gaps are
+    reported. Rows with a missing, infinite or non-positive price, inconsistent OHLC, or a
+    timestamp that is misaligned, before 2009 or in the future raise a :class:`DataError`
+    naming the first such row, unless ``repair`` asks to drop them; even then more than half
+    the rows invalid is a :class:`DataError` (the file is misread, not dirty) unless ``force``.
     """
     step = interval_seconds(interval)
     report = ImportReport()
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, raw.columns))}")
-    df = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in COLUMNS if c in raw.columns})
-    df = df.reset_index(drop=True)
-    df["timestamp"], report.converted_from_ms = to_seconds(df["timestamp"])
+    raw = raw.reset_index(drop=True)
+    seconds, report.converted_from_ms = to_seconds(raw["timestamp"])
+    df = pd.DataFrame({"timestamp": seconds,
+                       **{c: pd.to_numeric(raw[c], errors="coerce") for c in COLUMNS[1:] if c in raw.columns}})
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = 0.0
             report.filled_columns.append(col)
     df = df[list(COLUMNS)].astype("float64")
 
-    problems = _row_problems(df, step)
+    problems = _row_problems(df, step, time.time())
     bad = problems != ""
     if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        problem = f"{_describe_row(first, df['timestamp'].iat[first])}: {problems.iat[first]}"
         if not repair:
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{_describe_row(first, df['timestamp'].iat[first])}: {problems.iat[first]} "
-                f"({int(bad.sum())} invalid row(s) in all; --repair drops them)"
-            )
+            raise DataError(f"{problem} ({int(bad.sum())} invalid row(s) in all; --repair drops them)")
+        if 2 * bad.sum() > len(df) and not force:
+            raise DataError(f"{int(bad.sum())} of {len(df)} rows are invalid (the first: {problem}); refusing to "
+                            f"store the rest of a file that looks misread (--force stores it anyway)")
         report.invalid_dropped = int(bad.sum())
         df = df[~bad]
     if df.empty:

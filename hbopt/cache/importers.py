@@ -1,14 +1,20 @@
 """Reading candle files in the layouts users bring, into raw frames for :func:`normalise`.
 
 Understood layouts:
-- Hummingbot's candle columns (CSV or parquet), timestamps in s or ms;
-- CryptoDataDownload CSV: a banner line, ``unix,date,symbol,open,high,low,close,Volume BASE,
-  Volume QUOTE[,tradecount]``, newest row first;
+- Hummingbot's candle columns (CSV or parquet), timestamps in s, ms, µs or ns;
+- CryptoDataDownload CSV: a banner line, newest row first, ``Unix,Date,Symbol,Open,High,Low,Close,
+  Volume BTC,Volume USDT,tradecount`` (unix in ms or s), or the legacy hourly
+  ``Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USD`` with dates like ``2019-10-17 09-AM``;
 - Binance kline dumps (``BTCUSDT-1m-*.csv``), with or without a header line.
+
+Volume columns: ``Volume X`` / ``volume_x`` is the base volume when X is the pair's base and the
+quote volume when X is its quote; a bare ``volume`` is the quote volume beside a base-volume
+column, the base volume otherwise.
 """
 from __future__ import annotations
 
 import csv
+import re
 import time
 from pathlib import Path
 
@@ -23,7 +29,7 @@ _BINANCE_KLINE_COLUMNS = (
     "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume", "ignore",
 )
 _ALIASES = {
-    "unix": "timestamp", "open_time": "timestamp", "time": "timestamp", "date": "date",
+    "unix": "timestamp", "unix_timestamp": "timestamp", "open_time": "timestamp", "time": "timestamp",
     "quote_volume": "quote_asset_volume", "count": "n_trades", "tradecount": "n_trades",
     "taker_buy_volume": "taker_buy_base_volume",
 }
@@ -32,7 +38,7 @@ _ALIASES = {
 def read_candle_file(path: Path, pair: str) -> pd.DataFrame:
     """A raw frame with (some of) Hummingbot's candle columns from a CSV or parquet file.
 
-    ``pair`` (``BASE-QUOTE``) tells which of CryptoDataDownload's ``Volume X`` columns is which.
+    ``pair`` (``BASE-QUOTE``) tells which of the ``Volume X`` columns is which.
     """
     path = Path(path)
     if not path.is_file():
@@ -50,7 +56,7 @@ def read_candle_file(path: Path, pair: str) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         lines = [line for _, line in zip(range(2), fh)]
     if not lines:
         raise DataError(f"{path.name} is empty")
@@ -64,7 +70,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             raise DataError(f"{path.name}: a header-less CSV must be a Binance kline dump of "
                             f"{len(_BINANCE_KLINE_COLUMNS)} columns, found {len(first)}")
         return pd.read_csv(path, skiprows=skip, header=None, names=list(_BINANCE_KLINE_COLUMNS))
-    return pd.read_csv(path, skiprows=skip)
+    return pd.read_csv(path, skiprows=skip, encoding="utf-8-sig")
 
 
 def _is_number(text: str) -> bool:
@@ -77,37 +83,33 @@ def _is_number(text: str) -> bool:
 
 def _rename_columns(raw: pd.DataFrame, pair: str) -> pd.DataFrame:
     base, _, quote = pair.upper().partition("-")
+    names = {col: re.sub(r"[\s_]+", "_", str(col).strip().lower()) for col in raw.columns}
+    volume_of = {col: name.removeprefix("volume_").upper() for col, name in names.items() if name.startswith("volume_")}
+    has_base_volume = base in volume_of.values()
     renames = {}
-    for col in raw.columns:
-        name = str(col).strip()
-        low = name.lower()
-        if low in COLUMNS:
-            renames[col] = low
-        elif low in _ALIASES:
-            renames[col] = _ALIASES[low]
-        elif low.startswith("volume "):
-            asset = name[len("volume "):].strip().upper()
-            if asset == base:
-                renames[col] = "volume"
-            elif asset == quote:
-                renames[col] = "quote_asset_volume"
-    df = raw.rename(columns=renames)
+    for col, name in names.items():
+        if col in volume_of:
+            renames[col] = {base: "volume", quote: "quote_asset_volume"}.get(volume_of[col])
+        elif name == "volume":
+            renames[col] = "quote_asset_volume" if has_base_volume else "volume"
+        else:
+            renames[col] = name if name in COLUMNS else _ALIASES.get(name)
+    df = raw[[col for col in raw.columns if renames[col]]].rename(columns=renames)
     df = df.loc[:, ~df.columns.duplicated()]
-    if "timestamp" not in df.columns and "date" in df.columns:
-        stamps = pd.to_datetime(df["date"], utc=True, errors="coerce")
-        df["timestamp"] = stamps.astype("int64") // 10**9
-        df.loc[stamps.isna(), "timestamp"] = float("nan")
+    if "timestamp" not in df.columns and "date" in names.values():
+        df["timestamp"] = raw[next(col for col, name in names.items() if name == "date")]
     return df
 
 
 def import_file(path: Path, key: CandleKey, repair: bool = False, replace: bool = False,
-                store: CandleStore | None = None) -> dict:
-    """Validate a candle file and merge it into the store (or replace the stored file).
+                store: CandleStore | None = None, force: bool = False) -> dict:
+    """Validate a candle file and merge it into the store (or replace the stored file); see
+    :func:`normalise` for ``repair`` and ``force``.
 
-    Returns the normalisation report plus the stored file's name and final row count.
+    Returns the normalisation report plus the stored file's name and its row count after the merge.
     """
     raw = read_candle_file(path, key.pair)
-    df, report = normalise(raw, key.interval, repair=repair)
+    df, report = normalise(raw, key.interval, repair=repair, force=force)
     store = store or CandleStore()
     stored = store.add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
                                  "updated_at": int(time.time())}, replace=replace)

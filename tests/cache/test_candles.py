@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbopt.cache.candles import COLUMNS, normalise, resample_array, source_interval_for
+from hbopt.cache.candles import COLUMNS, normalise, resample_array, source_interval_for, to_seconds
 from hbopt.errors import DataError
 
 T0 = 1_699_999_980  # a minute boundary
@@ -29,8 +29,34 @@ def test_normalise_converts_milliseconds_sorts_deduplicates_and_reports_gaps():
     assert report.filled_columns == ["quote_asset_volume", "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume"]
 
 
+def test_epoch_numbers_in_s_ms_us_and_ns_are_converted_row_by_row():
+    seconds, converted = to_seconds(pd.Series([T0, T0 * 10**3, T0 * 10**6, T0 * 10**9]))
+    assert seconds.tolist() == [T0] * 4 and converted == 3
+
+
+@pytest.mark.parametrize("resolution", ["s", "ms", "us", "ns"])
+def test_datetimes_of_any_resolution_become_the_right_epoch_seconds(resolution):
+    dates = pd.Series(pd.to_datetime([T0, T0 + 60], unit="s")).astype(f"datetime64[{resolution}]")
+    assert to_seconds(dates)[0].tolist() == [T0, T0 + 60]
+    assert to_seconds(dates.dt.tz_localize("UTC"))[0].tolist() == [T0, T0 + 60]
+
+
+@pytest.mark.parametrize("text", ["2023-11-14 22:13:00", "2023-11-14T22:13:00Z", "2023-11-14 22:13:00+00:00",
+                                  "2023-11-14 22:13:00 UTC", "2023-11-14 23:13:00+01:00"])
+def test_date_strings_are_read_as_utc_whatever_their_suffix(text):
+    assert to_seconds(pd.Series([text]))[0].tolist() == [T0]
+
+
+def test_cryptodatadownload_hour_dates_are_read():
+    assert to_seconds(pd.Series(["2019-10-17 09-AM", "2019-10-17 01-PM"]))[0].tolist() == [1571302800, 1571317200]
+
+
 @pytest.mark.parametrize("row, problem", [
     ([T0 + 60, 10, 11, 9, float("nan"), 1], "close is missing"),
+    ([T0 + 60, 10, 11, 9, float("inf"), 1], "close is missing or not a finite number"),
+    ([T0 + 60, 10, 11, 9, 10, float("inf")], "volume is missing or not a finite number"),
+    ([1_230_767_940, 10, 11, 9, 10, 1], "timestamp is before 2009"),
+    ([4_102_444_800, 10, 11, 9, 10, 1], "timestamp is in the future"),
     ([T0 + 60, 0, 11, 9, 10, 1], "open is not positive"),
     ([T0 + 60, 10, 8, 9, 10, 1], "high < low"),
     ([T0 + 60, 10, 11, 10.5, 10, 1], "low is above open or close"),
@@ -42,6 +68,17 @@ def test_invalid_rows_are_rejected_naming_the_row_unless_repaired(row, problem):
         normalise(raw, "1m")
     df, report = normalise(raw, "1m", repair=True)
     assert len(df) == 2 and report.invalid_dropped == 1
+
+
+def test_repair_refuses_a_file_more_than_half_invalid_unless_forced():
+    good = [[T0 + 60 * i, 10, 11, 9, 10, 1] for i in range(4)]
+    bad = [[60 * i, 10, 11, 9, 10, 1] for i in range(5)]  # 1970: a misread file
+    with pytest.raises(DataError, match=r"^5 of 9 rows are invalid \(the first: row 5 \(timestamp 0, "
+                                        r"1970-01-01 00:00 UTC\): timestamp is before 2009\).*--force"):
+        normalise(frame(good + bad), "1m", repair=True)
+    df, report = normalise(frame(good + bad), "1m", repair=True, force=True)
+    assert df["timestamp"].tolist() == [T0 + 60 * i for i in range(4)] and report.invalid_dropped == 5
+    assert len(normalise(frame(good + bad[:4]), "1m", repair=True)[0]) == 4  # half is not more than half
 
 
 def test_missing_required_column_is_a_data_error():

@@ -1,3 +1,6 @@
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,22 +26,81 @@ def test_hummingbot_csv_round_trips(tmp_path, store, candles):
     pd.testing.assert_frame_equal(store.read(KEY), candles[list(COLUMNS)])
 
 
-def test_cryptodatadownload_csv_with_banner_newest_first_and_ms_timestamps(tmp_path, store, candles):
-    cdd = pd.DataFrame({
-        "unix": (candles["timestamp"] * 1000).astype("int64"),
-        "date": pd.to_datetime(candles["timestamp"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "symbol": "BTC/USDT", "open": candles["open"], "high": candles["high"], "low": candles["low"],
-        "close": candles["close"], "Volume BTC": candles["volume"], "Volume USDT": candles["quote_asset_volume"],
-        "tradecount": candles["n_trades"],
-    }).iloc[::-1]
-    path = tmp_path / "Binance_BTCUSDT_minute.csv"
-    path.write_text("https://www.CryptoDataDownload.com\n" + cdd.to_csv(index=False))
-    report = import_file(path, KEY, store=store)
-    assert report["converted_from_ms"] == len(candles)
+def _dates(candles, fmt):
+    return pd.to_datetime(candles["timestamp"], unit="s").dt.strftime(fmt)
+
+
+def _ohlc(candles, capitalised):
+    return {(name.capitalize() if capitalised else name): candles[name] for name in ("open", "high", "low", "close")}
+
+
+# CryptoDataDownload's layouts as they come: (banner, interval, pair, columns of a candle frame).
+CDD_LAYOUTS = {
+    "legacy hourly, 09-AM dates": ("https://www.CryptoDataDownload.com", "1h", "BTC-USD", lambda c: {
+        "Date": _dates(c, "%Y-%m-%d %I-%p"), "Symbol": "BTCUSD", **_ohlc(c, True),
+        "Volume BTC": c["volume"], "Volume USD": c["quote_asset_volume"]}),
+    "Unix in ms, tradecount": ("Timestamps are UTC timezone,https://www.CryptoDataDownload.com", "1m", "BTC-USDT",
+                               lambda c: {"Unix": (c["timestamp"] * 1000).astype("int64"),
+                                          "Date": _dates(c, "%Y-%m-%d %H:%M:%S"), "Symbol": "BTCUSDT",
+                                          **_ohlc(c, True), "Volume BTC": c["volume"],
+                                          "Volume USDT": c["quote_asset_volume"], "tradecount": c["n_trades"]}),
+    "unix in s": ("https://www.CryptoDataDownload.com", "1m", "BTC-USD", lambda c: {
+        "unix": c["timestamp"].astype("int64"), "date": _dates(c, "%Y-%m-%d %H:%M:%S"), "symbol": "BTC/USD",
+        **_ohlc(c, False), "Volume BTC": c["volume"], "Volume USD": c["quote_asset_volume"]}),
+}
+
+
+@pytest.mark.parametrize("layout", CDD_LAYOUTS)
+def test_cryptodatadownload_files_with_banner_and_newest_row_first(tmp_path, store, layout):
+    banner, interval, pair, columns = CDD_LAYOUTS[layout]
+    candles = synth.generate(3, interval, seed=5)
+    path = tmp_path / "cdd.csv"
+    path.write_text(banner + "\n" + pd.DataFrame(columns(candles)).iloc[::-1].to_csv(index=False))
+    key = CandleKey("binance", pair, interval)
+    report = import_file(path, key, store=store)
+    assert report["rows"] == len(candles) and report["invalid_dropped"] == 0
+    checked = ["timestamp", "open", "high", "low", "close", "volume", "quote_asset_volume"]
+    pd.testing.assert_frame_equal(store.read(key)[checked], candles[checked])
+
+
+@pytest.mark.parametrize("base_volume", ["volume_btc", "Volume_BTC", "Volume BTC"])
+def test_a_bare_volume_beside_a_base_volume_column_is_the_quote_volume(tmp_path, store, candles, base_volume):
+    path = tmp_path / "candles.csv"
+    pd.DataFrame({"timestamp": candles["timestamp"], **_ohlc(candles, False), base_volume: candles["volume"],
+                  "volume": candles["quote_asset_volume"]}).to_csv(path, index=False)
+    import_file(path, KEY, store=store)
     stored = store.read(KEY)
-    assert stored["timestamp"].is_monotonic_increasing
-    pd.testing.assert_series_equal(stored["close"], candles["close"])
+    pd.testing.assert_series_equal(stored["volume"], candles["volume"])
     pd.testing.assert_series_equal(stored["quote_asset_volume"], candles["quote_asset_volume"])
+
+
+def test_a_quote_named_volume_column_is_the_quote_volume(tmp_path, store, candles):
+    path = tmp_path / "candles.csv"
+    pd.DataFrame({"Unix Timestamp": candles["timestamp"], **_ohlc(candles, False), "volume_usdt":
+                  candles["quote_asset_volume"], "volume": candles["volume"]}).to_csv(path, index=False)
+    import_file(path, KEY, store=store)
+    stored = store.read(KEY)
+    pd.testing.assert_series_equal(stored["volume"], candles["volume"])
+    pd.testing.assert_series_equal(stored["quote_asset_volume"], candles["quote_asset_volume"])
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S+00:00",
+                                 "%Y-%m-%d %H:%M:%S UTC"])
+def test_date_strings_parsed_at_microsecond_resolution_are_stored_as_the_right_epoch_seconds(tmp_path, store,
+                                                                                            candles, fmt):
+    dates = _dates(candles, fmt)
+    assert pd.to_datetime(dates, utc=True).dt.unit != "ns"  # what made 2025 into 1970 before
+    path = tmp_path / "dated.csv"
+    pd.DataFrame({"date": dates, **_ohlc(candles, False), "volume": candles["volume"]}).to_csv(path, index=False)
+    import_file(path, KEY, store=store)
+    assert store.read(KEY)["timestamp"].tolist() == candles["timestamp"].tolist()
+
+
+def test_a_parquet_timestamp_column_of_datetimes_is_stored_as_epoch_seconds(tmp_path, store, candles):
+    dated = candles.assign(timestamp=pd.to_datetime(candles["timestamp"], unit="s").astype("datetime64[us]"))
+    dated.to_parquet(tmp_path / "dated.parquet")
+    import_file(tmp_path / "dated.parquet", KEY, store=store)
+    assert store.read(KEY)["timestamp"].tolist() == candles["timestamp"].tolist()
 
 
 def test_binance_kline_dump_without_header(tmp_path, store, candles):
@@ -76,7 +138,7 @@ def test_a_bad_file_is_refused_and_the_store_left_as_it_was(tmp_path, store, can
     with pytest.raises(DataError, match="row 101 .*high < low"):
         import_file(tmp_path / "bad.csv", KEY, store=store)
     assert store.path(KEY).read_bytes() == before
-    assert [p.name for p in store.root.iterdir()] == [store.path(KEY).name]  # no temp files left
+    assert not list(store.root.glob("*.tmp"))
 
 
 def test_real_candles_are_never_mixed_into_a_synthetic_file(tmp_path, store, candles):
@@ -93,3 +155,40 @@ def test_unreadable_file_is_a_data_error(tmp_path, store):
     path.write_text("not parquet")
     with pytest.raises(DataError, match="cannot read x.parquet"):
         import_file(path, KEY, store=store)
+
+
+def _import(hbopt, path, *flags):
+    return hbopt("data", "import", path, "--connector", "binance", "--pair", "BTC-USDT", *flags)
+
+
+def test_a_file_dated_1970_is_refused_even_with_repair(hbopt, tmp_path, candles):
+    path = tmp_path / "epoch.csv"
+    candles.assign(timestamp=np.arange(len(candles)) * 60).to_csv(path, index=False)
+    run = _import(hbopt, path)
+    assert run.code == 3 and run.err.strip().startswith(
+        "error: row 1 (timestamp 0, 1970-01-01 00:00 UTC): timestamp is before 2009")
+    run = _import(hbopt, path, "--repair")
+    assert run.code == 3 and f"{len(candles)} of {len(candles)} rows are invalid" in run.err
+    assert _import(hbopt, path, "--repair", "--force").err.strip() == "error: no valid candles in the input"
+    assert json.loads(hbopt("data", "list", "--json").out) == []
+
+
+def test_an_infinite_price_is_refused_like_a_missing_one(hbopt, tmp_path, candles):
+    path = tmp_path / "inf.csv"
+    candles.assign(close=candles["close"].where(candles.index != 7, np.inf)).to_csv(path, index=False)
+    run = _import(hbopt, path)
+    assert run.code == 3 and len(run.err.strip().splitlines()) == 1
+    assert "row 8 " in run.err and "close is missing or not a finite number" in run.err
+
+
+def test_repair_stores_a_mostly_invalid_file_only_with_force(hbopt, tmp_path, candles):
+    path = tmp_path / "mostly_bad.csv"
+    mostly_bad = candles.iloc[:10].copy()
+    mostly_bad.loc[:5, "high"] = mostly_bad.loc[:5, "low"] - 1
+    mostly_bad.to_csv(path, index=False)
+    run = _import(hbopt, path, "--repair")
+    assert run.code == 3 and run.err.startswith("error: 6 of 10 rows are invalid (the first: row 1 ")
+    assert json.loads(hbopt("data", "list", "--json").out) == []
+    assert _import(hbopt, path, "--force").code == 2  # --force only goes with --repair
+    run = _import(hbopt, path, "--repair", "--force", "--json")
+    assert run.code == 0 and json.loads(run.out)["stored_rows"] == 4
