@@ -175,22 +175,26 @@ def data_fetch(connector, pair, interval, days, as_json):
 @data.command("list", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True)
 def data_list(as_json):
-    """List the stored candle files.
+    """List the stored candle files (an unreadable one with its error).
 
     Example: hbopt data list
     """
     from hbopt.cache.store import CandleStore
 
     store = CandleStore()
-    infos = [store.info(k) for k in store.keys()]
+    infos = store.infos()
     if as_json:
         return emit_json(infos)
     if not infos:
         return out.print(f"no candles in {store.root}; try 'hbopt data synth' or 'hbopt data import'")
     out.print(table(["connector", "pair", "interval", "rows", "first", "last", "source"],
-                    [[i["connector"], i["pair"], i["interval"], i["rows"], when(i["first"]), when(i["last"]),
+                    [[i["connector"], i["pair"], i["interval"], None, None, None, "error"] if "error" in i else
+                     [i["connector"], i["pair"], i["interval"], i["rows"], when(i["first"]), when(i["last"]),
                       i["source"] + (" (synthetic)" if i["synthetic"] and i["source"] != "synth" else "")]
                      for i in infos], title=str(store.root)))
+    for i in infos:
+        if "error" in i:
+            out.print(f"  {i['error']}", markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------- mirror
@@ -202,28 +206,38 @@ def mirror():
 @mirror.command("refresh", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True)
 def mirror_refresh(as_json):
-    """Copy changed store files into the mirror (and drop ones gone from the store).
+    """Copy changed or corrupt store files into the mirror (and drop ones gone from the store).
+
+    A store file that cannot be read is reported (its mirror copy removed) after every other
+    file is mirrored, and the command exits 3.
 
     Example: hbopt mirror refresh
     """
     from hbopt.cache.mirror import Mirror
+    from hbopt.errors import DataError
 
     m = Mirror.default()
     report = m.refresh()
     if as_json:
-        return emit_json({"mirror": str(m.root), **report})
-    out.print(f"mirror {m.root}: {len(report['copied'])} copied, {len(report['unchanged'])} unchanged, "
-              f"{len(report['removed'])} removed")
-    for stem in report["copied"]:
-        out.print(f"  copied  {stem}")
-    for stem in report["removed"]:
-        out.print(f"  removed {stem}")
+        emit_json({"mirror": str(m.root), **report})
+    else:
+        out.print(f"mirror {m.root}: {len(report['copied'])} copied, {len(report['unchanged'])} unchanged, "
+                  f"{len(report['removed'])} removed, {len(report['failed'])} failed")
+        for stem in report["copied"]:
+            out.print(f"  copied  {stem}")
+        for stem in report["removed"]:
+            out.print(f"  removed {stem}")
+        for stem, error in report["failed"].items():
+            out.print(f"  failed  {stem}: {error}", markup=False, highlight=False, soft_wrap=True)
+    if report["failed"]:
+        raise DataError(f"{len(report['failed'])} store file(s) could not be mirrored: {', '.join(report['failed'])}")
 
 
 @mirror.command("status", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True)
 def mirror_status(as_json):
-    """Show each file's freshness against the store (fresh, stale, missing, orphan).
+    """Show each file's state: fresh, stale, missing, corrupt (the mirror copy is damaged),
+    unreadable (the store file is) or orphan (gone from the store).
 
     Example: hbopt mirror status
     """
@@ -236,6 +250,9 @@ def mirror_status(as_json):
     out.print(table(["file", "state", "rows", "first", "last"],
                     [[r["file"], r["state"], r.get("rows"), when(r.get("first")), when(r.get("last"))] for r in rows],
                     title=str(m.root)))
+    for r in rows:
+        if "error" in r:
+            out.print(f"  {r['error']}", markup=False, highlight=False, soft_wrap=True)
 
 
 @mirror.command("clear", context_settings=CONTEXT)

@@ -1,7 +1,9 @@
 """Downloading candles with Hummingbot's own candle feeds (``CandlesFactory``).
 
 Only what the store is missing is requested: the candles before the first stored one and after
-the last, up to the last *closed* candle (never the one still forming, never the future).
+the last, up to the last *closed* candle (never the one still forming, never the future). The
+download runs without holding the store file's lock; what it brought is merged into the file as
+it is stored by then, under the lock, so a write made meanwhile is kept.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 
 import pandas as pd
 
-from hbopt.cache.candles import COLUMNS, interval_seconds, merge, normalise
+from hbopt.cache.candles import COLUMNS, interval_seconds, normalise
 from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.errors import ConfigError, DataError
 
@@ -61,7 +63,8 @@ async def _download(key: CandleKey, start: int, end: int) -> pd.DataFrame:
 
 def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: float | None = None) -> dict:
     """Bring the stored candles of ``key`` up to the last ``days`` days, downloading only what is
-    missing. Returns what was done: ranges requested, rows added, and the stored span."""
+    missing. Returns what was done: ranges requested, rows added (downloaded candles the store
+    lacked when the fetch began), and the stored rows and span after the merge."""
     if key.connector not in supported_connectors():
         raise ConfigError(f"no Hummingbot candle feed for connector {key.connector!r}; "
                           f"supported: {', '.join(supported_connectors())}")
@@ -88,10 +91,11 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     if frames:
         fresh, _ = normalise(pd.concat(frames, ignore_index=True)[list(COLUMNS)], key.interval)
         fresh = fresh[fresh["timestamp"] <= end]
-        combined = fresh if stored is None else merge(stored, fresh)
-        added = len(combined) - (0 if stored is None else len(stored))
-        store.write(key, combined, {"source": f"fetch:{key.connector}", "synthetic": False,
-                                    "updated_at": int(time.time())})
-    info = store.info(key) if store.exists(key) else {"rows": 0, "first": None, "last": None}
-    return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added,
-            "rows": info["rows"], "first": info["first"], "last": info["last"]}
+        if not fresh.empty:
+            added = len(fresh) if stored is None else int((~fresh["timestamp"].isin(stored["timestamp"])).sum())
+            stored = store.add(key, fresh, {"source": f"fetch:{key.connector}", "synthetic": False,
+                                            "updated_at": int(time.time())})
+    rows = 0 if stored is None else len(stored)
+    first, last = (int(stored["timestamp"].iat[0]), int(stored["timestamp"].iat[-1])) if rows else (None, None)
+    return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added, "rows": rows,
+            "first": first, "last": last}

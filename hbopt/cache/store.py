@@ -2,7 +2,8 @@
 
 Files are named ``{connector}|{pair}|{interval}.parquet`` (the quants-lab cache name) and carry a
 small JSON metadata record (source, synthetic flag, ...) in the parquet schema metadata.
-Every write goes to a temporary file in the same folder and is renamed into place.
+Every write goes to a temporary file in the same folder and is renamed into place; writers of
+one file take turns on its lock file ``.{stem}.lock`` beside it, so none loses another's rows.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 
 from hbopt import settings
 from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, interval_seconds, merge
-from hbopt.cache.files import atomic_path
+from hbopt.cache.files import atomic_path, file_lock
 from hbopt.errors import ConfigError, DataError
 
 SUFFIX = ".parquet"
@@ -93,18 +94,32 @@ class CandleStore:
         if not path.is_file():
             raise DataError(f"no candles stored for {key}; see 'hbopt data list'")
         try:
-            df = pd.read_parquet(path)
+            return pd.read_parquet(path, columns=list(COLUMNS))
         except Exception as exc:
-            raise DataError(f"cannot read {path.name}: {exc}") from None
-        return df[list(COLUMNS)]
+            raise _unreadable(path, exc) from None
+
+    def read_error(self, key: CandleKey) -> str | None:
+        """Why the stored file's parquet footer cannot be read (a cheap check that catches a
+        truncated or overwritten file, not every damaged page), or ``None``."""
+        try:
+            pq.read_metadata(self.path(key))
+        except Exception as exc:
+            return str(_unreadable(self.path(key), exc))
+        return None
 
     def metadata(self, key: CandleKey) -> dict:
         """The JSON metadata record written with the file (empty if none)."""
-        raw = (pq.read_schema(self.path(key)).metadata or {}).get(_META_KEY)
+        try:
+            raw = (pq.read_schema(self.path(key)).metadata or {}).get(_META_KEY)
+        except Exception as exc:
+            raise _unreadable(self.path(key), exc) from None
         return json.loads(raw) if raw else {}
 
-    def write(self, key: CandleKey, df: pd.DataFrame, metadata: dict) -> Path:
-        """Replace the stored file atomically with ``df`` and ``metadata``."""
+    def _lock(self, key: CandleKey):
+        return file_lock(self.root / f".{key.stem}.lock", what=f"store file {key.stem}")
+
+    def _write(self, key: CandleKey, df: pd.DataFrame, metadata: dict) -> Path:
+        """Replace the stored file atomically with ``df`` and ``metadata`` (the caller holds its lock)."""
         table = pa.Table.from_pandas(df[list(COLUMNS)].astype("float64"), preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(metadata, sort_keys=True).encode()
@@ -117,21 +132,27 @@ class CandleStore:
     def add(self, key: CandleKey, df: pd.DataFrame, metadata: dict, replace: bool = False) -> pd.DataFrame:
         """Merge ``df`` into the stored file (its rows win on equal timestamps), or replace the
         file when ``replace``. Synthetic and real candles are never mixed in one file.
+        Reads, merges and writes under the file's lock, waiting for other writers.
         Returns the frame now stored."""
-        if self.exists(key) and not replace:
-            if bool(self.metadata(key).get("synthetic")) != bool(metadata.get("synthetic")):
-                kinds = ("real", "synthetic") if metadata.get("synthetic") else ("synthetic", "real")
-                raise DataError(f"{key.stem} holds {kinds[1]} candles; refusing to mix in {kinds[0]} ones "
-                                f"(pass --replace to overwrite it)")
-            df = merge(self.read(key), df)
-        self.write(key, df, metadata)
+        with self._lock(key):
+            if self.exists(key) and not replace:
+                if bool(self.metadata(key).get("synthetic")) != bool(metadata.get("synthetic")):
+                    kinds = ("real", "synthetic") if metadata.get("synthetic") else ("synthetic", "real")
+                    raise DataError(f"{key.stem} holds {kinds[1]} candles; refusing to mix in {kinds[0]} ones "
+                                    f"(pass --replace to overwrite it)")
+                df = merge(self.read(key), df)
+            self._write(key, df, metadata)
         return df
 
     def info(self, key: CandleKey) -> dict:
-        """Row count, time span and metadata of a stored file, without reading its data."""
+        """Row count, time span and metadata of a stored file, reading only its timestamps;
+        :class:`DataError` if it is unreadable."""
         path = self.path(key)
-        pf = pq.ParquetFile(path)
-        ts = pf.read(columns=["timestamp"]).column(0)
+        try:
+            pf = pq.ParquetFile(path)
+            ts = pf.read(columns=["timestamp"]).column(0)
+        except Exception as exc:
+            raise _unreadable(path, exc) from None
         first, last = (int(ts[0].as_py()), int(ts[-1].as_py())) if len(ts) else (None, None)
         meta = self.metadata(key)
         return {
@@ -140,3 +161,21 @@ class CandleStore:
             "source": meta.get("source", "unknown"), "synthetic": bool(meta.get("synthetic", False)),
             "bytes": path.stat().st_size, "file": path.name,
         }
+
+    def infos(self) -> list[dict]:
+        """:meth:`info` of every stored file; an unreadable one gets its key, file name and
+        ``error`` instead, so one damaged file hides none of the others."""
+        rows = []
+        for key in self.keys():
+            try:
+                rows.append(self.info(key))
+            except DataError as exc:
+                rows.append({"connector": key.connector, "pair": key.pair, "interval": key.interval,
+                             "file": self.path(key).name, "error": str(exc)})
+        return rows
+
+
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    """The one-line error for a store file that cannot be read."""
+    reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+    return DataError(f"cannot read {path.name}: {reason}")

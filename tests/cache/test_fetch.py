@@ -20,6 +20,7 @@ class FakeBinance(BaseHTTPRequestHandler):
     """Answers /fapi/v1/klines from EXCHANGE like the real API (ms timestamps, inclusive range)."""
 
     requests: list = []
+    while_serving = None  # called on each request: what another process does meanwhile
 
     def do_GET(self):
         url = urlparse(self.path)
@@ -29,6 +30,7 @@ class FakeBinance(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         start, end, limit = int(query["startTime"]) / 1000, int(query["endTime"]) / 1000, int(query["limit"])
         FakeBinance.requests.append((start, end))
+        FakeBinance.while_serving()
         rows = EXCHANGE[(EXCHANGE["timestamp"] >= start) & (EXCHANGE["timestamp"] <= end)].head(limit)
         body = json.dumps([[int(r.timestamp * 1000), str(r.open), str(r.high), str(r.low), str(r.close),
                             str(r.volume), int(r.timestamp * 1000 + 59_999), str(r.quote_asset_volume),
@@ -52,6 +54,7 @@ def exchange(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(constants, "REST_URL", f"http://127.0.0.1:{server.server_port}")
     FakeBinance.requests = []
+    FakeBinance.while_serving = lambda: None
     yield FakeBinance
     server.shutdown()
 
@@ -80,3 +83,12 @@ def test_fetch_refuses_unknown_connectors_and_synthetic_files(store):
     store.add(KEY, synth.generate(1, seed=1), {"synthetic": True})
     with pytest.raises(DataError, match="synthetic"):
         fetch(KEY, days=1, store=store)
+
+
+def test_candles_stored_by_another_writer_during_the_download_are_kept(store, exchange):
+    earlier = EXCHANGE.iloc[:100]  # a day before the window fetched
+    exchange.while_serving = lambda: store.add(KEY, earlier, {"source": "import:x.csv", "synthetic": False})
+    report = fetch(KEY, days=2, store=store, now=NOW)
+    stored = store.read(KEY)
+    assert stored["timestamp"].iloc[:100].tolist() == earlier["timestamp"].tolist()
+    assert report["rows"] == len(stored) == 100 + report["added"] and report["first"] == earlier["timestamp"].iat[0]
