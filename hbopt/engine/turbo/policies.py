@@ -7,6 +7,8 @@ hook these proofs rely on gets no policy and so runs on the exact stock engine i
 """
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import numpy as np
 from hummingbot.core.data_type.common import TradeType
 from hummingbot.strategy_v2.controllers.directional_trading_controller_base import DirectionalTradingControllerBase
@@ -21,6 +23,12 @@ _MARKET_MAKING_HOOKS = ("determine_executor_actions", "create_actions_proposal",
                         "get_level_id_from_side")
 
 
+#: Hummingbot releases on which turbo's parity suite (tests/engine/test_turbo_parity.py) has passed.
+#: The policies and simulators restate this release's rules; on any other, turbo steps aside.
+VERIFIED_HUMMINGBOT = ("20260920",)
+HUMMINGBOT_VERSION = version("hummingbot")
+
+
 class Unsupported(Exception):
     """The turbo engine cannot guarantee Hummingbot's result for this run; the message says why."""
 
@@ -31,6 +39,9 @@ def _overridden(controller, base, hooks) -> list[str]:
 
 def policy_for(controller, state):
     """The wake-up policy for a controller, or :class:`Unsupported` saying why there is none."""
+    if HUMMINGBOT_VERSION not in VERIFIED_HUMMINGBOT:
+        raise Unsupported(f"turbo's parity suite has not been run on hummingbot {HUMMINGBOT_VERSION} "
+                          f"(verified: {', '.join(VERIFIED_HUMMINGBOT)})")
     if isinstance(controller, DirectionalTradingControllerBase):
         base, hooks, policy = DirectionalTradingControllerBase, _DIRECTIONAL_HOOKS, DirectionalPolicy
     elif isinstance(controller, MarketMakingControllerBase):

@@ -1,11 +1,14 @@
-"""Hummingbot's ``summarize_results`` recomputed on arrays, for runs without position holds.
+"""Hummingbot's ``summarize_results`` recomputed without a DataFrame of every executor, for runs
+without position holds.
 
-Same metrics, same definitions: drawdown and Sharpe ratio from the per-tick PnL series, the rest
-from the executors that closed with a non-zero PnL. Sums are exact to a float's precision.
+Same metrics, same arithmetic: drawdown and Sharpe ratio from the per-tick PnL series (float),
+the rest from the executors' Decimal values, summed left to right as pandas sums an object
+column and divided in Decimal, so every figure is identical to Hummingbot's, to the last bit.
 """
 from __future__ import annotations
 
-import math
+import functools
+import operator
 from collections import Counter
 
 import numpy as np
@@ -21,21 +24,25 @@ def empty_summary() -> dict:
     return dict.fromkeys(keys, 0)
 
 
+def _column_sum(values: list):
+    """Sum as pandas sums a column of Decimals: left to right from the first value; 0 if none."""
+    return functools.reduce(operator.add, values) if values else 0
+
+
 def summarize(executors_info: list, total_amount_quote: float, pnl_series: np.ndarray) -> dict:
     """The summary of a run's executors (``ExecutorInfo``) and its per-tick total PnL."""
     if not executors_info:
         return empty_summary()
-    pnl = np.array([float(e.net_pnl_quote) for e in executors_info])
-    filled = np.array([float(e.filled_amount_quote) for e in executors_info])
-    long = np.array([e.custom_info["side"] == TradeType.BUY for e in executors_info])
-    short = np.array([e.custom_info["side"] == TradeType.SELL for e in executors_info])
-    net_pnl_quote = math.fsum(pnl)
-    positioned = pnl != 0
-    wins, losses = pnl > 0, pnl < 0
-    total_long, total_short = int((long & positioned).sum()), int((short & positioned).sum())
-    total_positions = int(positioned.sum())
-    total_won = math.fsum(pnl[wins])
-    total_loss = -math.fsum(pnl[losses])
+    positioned = [e for e in executors_info if e.net_pnl_quote != 0]
+    wins = [e.net_pnl_quote for e in positioned if e.net_pnl_quote > 0]
+    losses = [e.net_pnl_quote for e in positioned if e.net_pnl_quote < 0]
+    total_long = sum(1 for e in positioned if e.custom_info["side"] == TradeType.BUY)
+    total_short = sum(1 for e in positioned if e.custom_info["side"] == TradeType.SELL)
+    correct_long = sum(1 for e in positioned if e.custom_info["side"] == TradeType.BUY and e.net_pnl_quote > 0)
+    correct_short = sum(1 for e in positioned if e.custom_info["side"] == TradeType.SELL and e.net_pnl_quote > 0)
+    net_pnl_quote = float(_column_sum([e.net_pnl_quote for e in executors_info])) + 0.0
+    total_won = _column_sum(wins)
+    total_loss = -_column_sum(losses)
 
     peak = np.maximum.accumulate(pnl_series)
     max_drawdown = float((pnl_series - peak).min())
@@ -45,22 +52,22 @@ def summarize(executors_info: list, total_amount_quote: float, pnl_series: np.nd
         "net_pnl": net_pnl_quote / total_amount_quote,
         "net_pnl_quote": net_pnl_quote,
         "total_executors": len(executors_info),
-        "total_executors_with_position": total_positions,
-        "total_volume": math.fsum(filled[positioned]),
+        "total_executors_with_position": len(positioned),
+        "total_volume": float(_column_sum([e.filled_amount_quote for e in positioned])),
         "total_long": total_long,
         "total_short": total_short,
         "close_types": dict(sorted(Counter(e.close_type.name for e in executors_info).items())),
-        "accuracy_long": int((long & wins).sum()) / total_long if total_long else 0.0,
-        "accuracy_short": int((short & wins).sum()) / total_short if total_short else 0.0,
-        "total_positions": total_positions,
-        "accuracy": int(wins.sum()) / total_positions if total_positions else 0.0,
+        "accuracy_long": correct_long / total_long if total_long else 0.0,
+        "accuracy_short": correct_short / total_short if total_short else 0.0,
+        "total_positions": len(positioned),
+        "accuracy": len(wins) / len(positioned) if positioned else 0.0,
         "max_drawdown_usd": max_drawdown,
         "max_drawdown_pct": max_drawdown / total_amount_quote,
         "sharpe_ratio": float(returns.mean() / deviation) if deviation > 0 else 0.0,
-        "profit_factor": total_won / total_loss if total_loss > 0 else 1.0,
-        "win_signals": int(wins.sum()),
-        "loss_signals": int(losses.sum()),
+        "profit_factor": float(total_won / total_loss) if total_loss > 0 else 1.0,
+        "win_signals": len(wins),
+        "loss_signals": len(losses),
         "unrealized_pnl_quote": 0.0,
         "position_realized_pnl_quote": 0.0,
-        "total_fees_quote": math.fsum(float(e.cum_fees_quote) for e in executors_info),
+        "total_fees_quote": float(_column_sum([e.cum_fees_quote for e in executors_info])),
     }
