@@ -300,11 +300,14 @@ def controllers_module(path) -> str | None:
 @click.option("--resolution", default="1m", show_default=True, help="Backtest tick interval.")
 @click.option("--trade-cost", type=float, default=0.0006, show_default=True, help="Fee per trade, as a fraction.")
 @click.option("--turbo", is_flag=True, help="Use the turbo engine (same results as Hummingbot's, faster).")
+@click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
+              help="When a feature of a coarser candle reaches the ticks: once the candle has closed, or on its "
+                   "open time as Hummingbot's own backtests do (look-ahead; to match a Hummingbot number).")
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), help="Also write every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, turbo,
-             controllers_path, ledger_file, as_json):
+             feature_timing, controllers_path, ledger_file, as_json):
     """Backtest one controller config offline on mirrored candles.
 
     \b
@@ -314,6 +317,7 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
           --set bb_length=100 --set stop_loss=0.02 --days 30
       hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
       hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
+      hbopt backtest my_controller.yml --days 30 --feature-timing open   # Hummingbot's own merge
     """
     from hbopt.cache.files import read_yaml_mapping, write_text_atomic
     from hbopt.engine import backtest as run_backtest
@@ -332,7 +336,7 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
     if days is None and start_ts is None:
         days = 30
     result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
-                          user_module=user_module, ledger=bool(ledger_file))
+                          user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing)
     if ledger_file:
         write_text_atomic(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
     if as_json:
@@ -344,7 +348,7 @@ def print_backtest(r: dict) -> None:
     cfg = r["config"]
     out.print(f"[bold]{cfg['controller_name']}[/] {cfg.get('connector_name', '')} {cfg.get('trading_pair', '')}  "
               f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, trade cost {r['trade_cost']}, "
-              f"engine {r['engine']}")
+              f"engine {r['engine']}, feature timing {r['feature_timing']}")
     metrics = [("net PnL (quote)", r["net_pnl_quote"]), ("net PnL", r["net_pnl"]),
                ("executors", r["total_executors"]), ("with position", r["total_executors_with_position"]),
                ("accuracy", r["accuracy"]), ("sharpe", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),
@@ -682,19 +686,21 @@ def controllers_list(controllers_path, as_json):
 
 # -------------------------------------------------------------------------------------- main
 def main() -> None:
-    """Entry point: run the CLI, turning errors into one line and a documented exit code."""
+    """Entry point: run the CLI, turning errors into one line and a documented exit code.
+
+    The command runs outside click's own ``main``, which would end a run silently with exit code
+    1 on any broken pipe; here only a closed standard output (``hbopt ... | head``) ends quietly.
+    """
     debug = "--debug" in sys.argv[1:] or os.environ.get("HBOPT_DEBUG") not in (None, "", "0")
     try:
-        cli.main(prog_name="hbopt", standalone_mode=False)
+        with cli.make_context("hbopt", sys.argv[1:]) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         err.print("interrupted")
         sys.exit(130)
     except HboptError as exc:
@@ -702,9 +708,30 @@ def main() -> None:
             raise
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
-        if debug:
-            raise
-        err.print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                  markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+    except BrokenPipeError:
+        if not _stdout_closed():
+            _internal_error(debug)
+        sys.exit(141)  # what a shell reports for a reader that went away
+    except Exception:
+        _internal_error(debug)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone; if so, stdout is pointed at /dev/null so that
+    Python's own flush at exit stays quiet."""
+    try:
+        sys.stdout.flush()
+        return False
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return True
+
+
+def _internal_error(debug: bool) -> None:
+    """A bug: say so in one line and exit 1; ``--debug`` shows the traceback."""
+    if debug:
+        raise
+    exc = sys.exc_info()[1]
+    err.print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)

@@ -1,4 +1,4 @@
 """Backtest engines, run offline on mirrored candles. Knows nothing about optuna."""
-from hbopt.engine.backtest import DEFAULT_TRADE_COST, ENGINES, backtest
+from hbopt.engine.backtest import DEFAULT_TRADE_COST, ENGINES, FEATURE_TIMINGS, backtest
 
-__all__ = ["backtest", "ENGINES", "DEFAULT_TRADE_COST"]
+__all__ = ["backtest", "ENGINES", "FEATURE_TIMINGS", "DEFAULT_TRADE_COST"]

@@ -1,22 +1,26 @@
-"""One offline backtest with Hummingbot's stock ``BacktestingEngineBase.run_backtesting``."""
+"""One offline backtest with Hummingbot's engine (:mod:`hbopt.engine.stock`) or the turbo engine."""
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+import math
 import time
 from importlib.metadata import version
 
 from hbopt import __version__
 from hbopt.cache.candles import interval_seconds
-from hbopt.engine.controllers import config_to_dict, load_config
 from hbopt.cache.windows import CandleSource, CandleWindows
+from hbopt.engine.controllers import config_to_dict, load_config
+from hbopt.engine.diagnostics import config_warnings, feature_timing_warning, outcome_warnings
+from hbopt.engine.failures import blame
 from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row
-from hbopt.errors import ConfigError, DataError
+from hbopt.errors import ConfigError, DataError, HboptError
 
 ENGINES = ("stock", "turbo")
+FEATURE_TIMINGS = ("close", "open")  # see hbopt.engine.stock
 DEFAULT_TRADE_COST = 0.0006
 
 
@@ -31,24 +35,36 @@ def _default_candles() -> CandleWindows:
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
              trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
              candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
-             ledger: bool = False) -> dict:
+             ledger: bool = False, feature_timing: str = "close") -> dict:
     """Backtest a controller config offline and return a JSON-safe result.
 
     The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
     data covers. Candles come from ``candles``, a ``(connector, pair, interval) -> array`` source
-    or a :class:`CandleWindows` (default: the mirror, refreshed if stale). The
-    result holds Hummingbot's ``summarize_results`` metrics plus ``engine``, ``config`` (the
-    resolved config), ``start``, ``end``, ``resolution``, ``trade_cost``, ``timings``,
-    ``warnings`` and ``versions``; the turbo engine adds ``turbo_fallback``: why it ran the
-    stock engine instead, or ``None``; with ``ledger`` also ``executors``, one record per executor.
-    Passing ``config``, ``start``, ``end``, ``resolution`` and ``trade_cost`` back in reproduces it.
+    or a :class:`CandleWindows` (default: the mirror, refreshed if stale). ``feature_timing``
+    says when a controller's features reach the ticks: ``"close"`` once their candle has closed,
+    ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
+    The result holds Hummingbot's ``summarize_results`` metrics plus ``engine`` (the engine that
+    ran), ``feature_timing``, ``config`` (the resolved config), ``start``, ``end``, ``resolution``,
+    ``trade_cost``, ``timings``, ``warnings`` and ``versions``; asked for turbo, it adds
+    ``turbo_fallback``: why the stock engine ran instead, or ``None``; with ``ledger`` also
+    ``executors``, one record per executor. Passing ``config``, ``start``, ``end``,
+    ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
+
+    An exception raised by the controller's code or by Hummingbot becomes a
+    :class:`ControllerError` naming the file and line.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if feature_timing not in FEATURE_TIMINGS:
+        raise ConfigError(f"unknown feature timing {feature_timing!r}; use one of {', '.join(FEATURE_TIMINGS)}")
     if interval_seconds(resolution) < 60:
         raise ConfigError("the backtest resolution must be 1m or coarser")
     if (days is None) == (start is None or end is None):
         raise ConfigError("give either days or both start and end")
+    if days is not None and not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
+        raise ConfigError(f"days must be a positive number, not {days!r}")
+    if not (isinstance(trade_cost, (int, float)) and math.isfinite(trade_cost) and 0 <= trade_cost < 1):
+        raise ConfigError(f"the trade cost must be a fraction between 0 and 1, not {trade_cost!r}")
     if days is None and start >= end:
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()
@@ -60,22 +76,27 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     with offline():
         controller_config = load_config(config, user_module)
         run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
-                                resolution=resolution, trade_cost=trade_cost, candles=candles)
+                                resolution=resolution, trade_cost=trade_cost, candles=candles,
+                                feature_timing=feature_timing)
         if engine == "turbo":
             from hbopt.engine.turbo import TurboBacktestingEngine, Unsupported
             try:
-                outcome = asyncio.run(run(TurboBacktestingEngine))
+                outcome = run(TurboBacktestingEngine)
             except Unsupported as exc:
                 fallback = str(exc)
         if engine == "stock" or fallback:
-            from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
-            outcome = asyncio.run(run(BacktestingEngineBase))
-    start, end, output, warnings, run_s = outcome
+            from hbopt.engine.stock import StockBacktestingEngine
+            outcome = run(StockBacktestingEngine)
+    engine_run, output, start, end, warnings, run_s = outcome
     ticks = len(output["processed_data"].get("features", ()))
+    warnings += (feature_timing_warning(engine_run.features_interval, resolution, feature_timing)
+                 + config_warnings(controller_config, resolution)
+                 + outcome_warnings(output["executors"], trade_cost))
     result = json_safe(output["results"])
     result.update({
-        "engine": engine,
+        "engine": "turbo" if engine == "turbo" and not fallback else "stock",
         **({"turbo_fallback": fallback} if engine == "turbo" else {}),
+        "feature_timing": feature_timing,
         "config": config_to_dict(controller_config),
         "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
         "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": ticks},
@@ -87,10 +108,23 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     return result
 
 
-async def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles):
-    """Run one engine (Hummingbot's ``BacktestingEngineBase`` or a drop-in subclass) on provided data."""
+def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles, feature_timing):
+    """Run one engine (hbopt's stock engine or its turbo subclass) on provided data; the
+    controller's or Hummingbot's exceptions become :class:`ControllerError`."""
+    try:
+        return asyncio.run(_run_engine(engine_class(feature_timing), controller_config, start, end, days, resolution,
+                                       trade_cost, candles))
+    except HboptError:
+        raise
+    except Exception as exc:
+        blamed = blame(exc, type(controller_config).__module__.rsplit(".", 2)[0])
+        if blamed is None:
+            raise
+        raise blamed from exc
+
+
+async def _run_engine(engine, controller_config, start, end, days, resolution, trade_cost, candles):
     logging.getLogger("hummingbot").setLevel(logging.WARNING)
-    engine = engine_class()
     provider = engine.backtesting_data_provider
     probe = controller_config.get_controller_class()(config=controller_config, market_data_provider=provider,
                                                      actions_queue=None)
@@ -107,4 +141,4 @@ async def _run(engine_class, controller_config, start, end, days, resolution, tr
         raise DataError(f"no tick between {utc(start)} and {utc(end)} has the controller's indicators ready: "
                         "Hummingbot's engine shows a controller only the candles inside the window, so "
                         "their warm-up must fit in it; use a longer window") from None
-    return start, end, output, warnings, time.perf_counter() - began
+    return engine, output, start, end, warnings, time.perf_counter() - began

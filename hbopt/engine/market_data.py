@@ -16,7 +16,7 @@ import pandas as pd
 from hbopt.cache.candles import find_gaps, interval_seconds
 from hbopt.cache.windows import CandleWindows
 from hbopt.engine.trading_rules import trading_rule
-from hbopt.errors import ConfigError, DataError
+from hbopt.errors import DataError
 
 DAY = 86400
 
@@ -55,8 +55,6 @@ def required_feeds(controller, resolution: str) -> list[Feed]:
 def window_for_days(feeds: list[Feed], candles: CandleWindows, days: float) -> tuple[int, int]:
     """The last ``days`` days that every feed covers: ends on the latest timestamp all feeds
     reach (so each feed holds a candle at or after the end, as the provider requires)."""
-    if days <= 0:
-        raise ConfigError("--days must be positive")
     end = min(_last_timestamp(candles, f) for f in feeds)
     return int(end - days * DAY), int(end)
 

@@ -1,11 +1,9 @@
-"""Built-in controllers load with Hummingbot's own loader and never peek at unclosed candles."""
-import asyncio
+"""Built-in controllers load with Hummingbot's own loader, like any user's controllers folder."""
 import json
 
 import pytest
 from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
-from hbopt.cache.candles import resample_array, to_frame
 from hbopt.engine.controllers import config_class, list_controllers, search_space
 from tests.conftest import CONNECTOR, PAIR
 
@@ -34,32 +32,6 @@ def test_each_builtin_ships_a_search_space_over_its_own_fields(name):
     for spec in space.values():
         assert spec["type"] in ("int", "float", "categorical")
         assert spec["type"] == "categorical" and spec["choices"] or spec["low"] < spec["high"]
-
-
-def test_ma_cross_sees_an_hourly_candle_only_once_it_has_closed():
-    """Features of the 1h candle opened at ``o`` are stamped ``o + 59 min``: the 1m tick whose own
-    candle closes with the hour. Stamped at ``o`` they would let 59 ticks trade on a future close."""
-    from hbopt.cache import synth
-
-    minutes = synth.generate(5, "1m", seed=2)
-    hours = to_frame(resample_array(minutes.to_numpy(), "1m", "1h"))
-    engine = BacktestingEngineBase()
-    provider = engine.backtesting_data_provider
-    provider.candles_feeds[f"{CONNECTOR}_{PAIR}_1h"] = hours
-    start, end = int(hours["timestamp"].iat[0]), int(hours["timestamp"].iat[-1])
-    provider.update_backtesting_time(start, end)
-    config = BacktestingEngineBase.get_controller_config_instance_from_dict(
-        {"id": "x", "controller_name": "ma_cross", "controller_type": "directional_trading",
-         "connector_name": CONNECTOR, "trading_pair": PAIR, "fast_ma": 3, "slow_ma": 6}, "hbopt.controllers")
-
-    async def features():
-        controller = config.get_controller_class()(config=config, market_data_provider=provider, actions_queue=None)
-        await controller.update_processed_data()
-        return controller.processed_data["features"]
-
-    stamped = asyncio.run(features())
-    slow_ready = hours["timestamp"].iloc[5:]  # the 6-hour average needs 6 closes
-    assert stamped["timestamp"].tolist() == (slow_ready + 3540).tolist()
 
 
 def test_a_users_controllers_folder_loads_the_same_way(market, hbopt, tmp_path):

@@ -21,9 +21,10 @@ PARITY_CASES = {
 }
 
 
-def hummingbot_direct(config: dict, start: int, end: int, store, trade_cost: float):
+def hummingbot_direct(config: dict, start: int, end: int, store, trade_cost: float, hours_stamped_at_close=False):
     """Hummingbot's BacktestingEngineBase driven by hand: candles read from the store with pandas
-    (1h by pandas' own resample), trading rules made here."""
+    (1h by pandas' own resample), trading rules made here. ``hours_stamped_at_close`` stamps each
+    1h candle with the minute it closes, how a Hummingbot user keeps the engine from looking ahead."""
     from hummingbot.connector.trading_rule import TradingRule
     from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
@@ -35,7 +36,8 @@ def hummingbot_direct(config: dict, start: int, end: int, store, trade_cost: flo
                           "n_trades": by_hour["n_trades"].sum(),
                           "taker_buy_base_volume": by_hour["taker_buy_base_volume"].sum(),
                           "taker_buy_quote_volume": by_hour["taker_buy_quote_volume"].sum()})
-    hours.insert(0, "timestamp", ((hours.index - pd.Timestamp(0)) // pd.Timedelta("1s")).astype(float))
+    hours.insert(0, "timestamp", ((hours.index - pd.Timestamp(0)) // pd.Timedelta("1s")).astype(float)
+                 + (3540 if hours_stamped_at_close else 0))
     hours = hours.reset_index(drop=True)  # the synthetic market starts and ends on whole hours
 
     engine = BacktestingEngineBase()
@@ -54,25 +56,34 @@ def comparable(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "id"}  # executor ids are random per run
 
 
+@pytest.mark.parametrize("timing", ["close", "open"])
 @pytest.mark.parametrize("controller", sorted(PARITY_CASES))
-def test_results_equal_hummingbots_engine_driven_directly(controller, market, store, hbopt, tmp_path):
+def test_results_equal_hummingbots_engine_driven_directly(controller, timing, market, store, hbopt, tmp_path):
+    """'open' is Hummingbot's own merge; 'close' equals Hummingbot fed hourly candles stamped at close."""
     args, days = PARITY_CASES[controller]
     ledger = tmp_path / "ledger.json"
     offline.install()  # no network for the whole command
     try:
         run = hbopt("backtest", "--controller", controller, "--connector", CONNECTOR, "--pair", PAIR, *args,
-                    "--days", days, "--trade-cost", "0.0005", "--json", "--ledger", ledger)
+                    "--days", days, "--trade-cost", "0.0005", "--feature-timing", timing, "--json", "--ledger", ledger)
     finally:
         offline.uninstall()
     assert run.code == 0, run.err
     ours = json.loads(run.out)
-    theirs = hummingbot_direct(ours["config"], ours["start"], ours["end"], store, 0.0005)
+    assert ours["feature_timing"] == timing
+    theirs = hummingbot_direct(ours["config"], ours["start"], ours["end"], store, 0.0005,
+                               hours_stamped_at_close=timing == "close")
 
     assert ours["total_executors"] > 3
     assert {k: ours[k] for k in theirs["results"]} == json.loads(json.dumps(theirs["results"]))
     from hbopt.engine.results import ledger_row
     assert [comparable(r) for r in json.loads(ledger.read_text())] == \
         [comparable(ledger_row(info)) for info in theirs["executors"]]
+    if controller == "ma_cross":  # its hourly features: the timing really changes the trades
+        other = hummingbot_direct(ours["config"], ours["start"], ours["end"], store, 0.0005,
+                                  hours_stamped_at_close=timing != "close")
+        opened = [r["timestamp"] for r in json.loads(ledger.read_text())]
+        assert [ledger_row(info)["timestamp"] for info in other["executors"]] != opened
 
 
 def test_a_result_carries_what_reproduces_it(market):

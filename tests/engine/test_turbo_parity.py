@@ -1,5 +1,6 @@
 """The turbo engine gives Hummingbot's answers: the same executors, PnL, fees, volume and summary
 as the stock engine, for many random configs of every built-in on several kinds of market."""
+import math
 import random
 
 import numpy as np
@@ -36,6 +37,7 @@ def random_config(controller: str, rng: random.Random) -> dict:
             "total_amount_quote": rng.choice([100, 1000]), **random_barriers(rng)}
     if controller == "bollinger":
         return {**base, "bb_length": rng.choice([20, 50, 100]), "bb_std": rng.choice([1.5, 2.0, 2.5]),
+                "interval": rng.choice(["1m", "1m", "5m"]),
                 "bb_long_threshold": rng.choice([-0.1, 0.0, 0.1]), "bb_short_threshold": rng.choice([0.9, 1.0, 1.1]),
                 "cooldown_time": rng.choice([60, 300, 900]), "max_executors_per_side": rng.choice([1, 2, 3])}
     if controller == "ma_cross":
@@ -62,17 +64,19 @@ def both_engines(config, candles, start, end, **kwargs):
 @pytest.mark.parametrize("market", sorted(MARKETS))
 @pytest.mark.parametrize("controller", sorted(WINDOW_DAYS))
 def test_random_configs_give_identical_ledgers_and_summaries(controller, market):
+    """Identical to the last bit, in both feature timings (features merged at candle close or open)."""
     candles, last = market_source(market)
     rng = random.Random(f"{controller}/{market}")
     close_types, executors = set(), 0
-    for _ in range(CONFIGS_PER_MARKET[controller]):
+    for n in range(CONFIGS_PER_MARKET[controller]):
         config = random_config(controller, rng)
         end = last - rng.randrange(0, 6 * 3600, 60)
-        if controller == "ma_cross":  # end on a candle every interval has (the last whole hour)
+        if controller != "pmm":  # end on a candle every interval has (the last whole hour)
             end = end // 3600 * 3600 - 3600
         start = end - int(WINDOW_DAYS[controller] * DAY)
-        stock, turbo = both_engines(config, candles, start, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]))
-        assert turbo["turbo_fallback"] is None
+        stock, turbo = both_engines(config, candles, start, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]),
+                                    feature_timing=("close", "open")[n % 2])
+        assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
         assert differences(stock, turbo) == [], config
         close_types |= {e["close_type"] for e in stock["executors"]}
         executors += len(stock["executors"])
@@ -86,11 +90,12 @@ def test_the_comparison_catches_any_single_change():
     stock, turbo = both_engines(config, candles, last - DAY, last)
     assert differences(stock, turbo) == [] and len(turbo["executors"]) > 5
     for key, change in [("close_type", lambda v: "EARLY_STOP"), ("close_timestamp", lambda v: v + 60),
-                        ("net_pnl_quote", lambda v: v * (1 + 1e-7)), ("side", lambda v: "SELL" if v == "BUY" else "BUY")]:
+                        ("net_pnl_quote", lambda v: math.nextafter(v, math.inf)),
+                        ("side", lambda v: "SELL" if v == "BUY" else "BUY")]:
         tampered = {**turbo, "executors": [dict(e) for e in turbo["executors"]]}
         tampered["executors"][3][key] = change(tampered["executors"][3][key])
         assert differences(stock, tampered), key
-    assert differences(stock, {**turbo, "sharpe_ratio": turbo["sharpe_ratio"] * (1 + 1e-6)})
+    assert differences(stock, {**turbo, "profit_factor": math.nextafter(turbo["profit_factor"], 0)})
     assert differences(stock, {**turbo, "executors": turbo["executors"][:-1]})
 
 
@@ -140,7 +145,7 @@ def test_a_controller_overriding_a_hook_falls_back_to_the_stock_engine_and_still
     config = {"controller_name": "impatient_momentum", "connector_name": CONNECTOR, "trading_pair": PAIR,
               "time_limit": 3 * 3600, "stop_loss": 0.03, "take_profit": 0.03}
     stock, turbo = both_engines(config, candles, last - DAY, last, user_module=module)
-    assert turbo["engine"] == "turbo"
+    assert turbo["engine"] == "stock"  # what ran
     assert "overrides stop_actions_proposal" in turbo["turbo_fallback"]
     assert "EARLY_STOP" in stock["close_types"]
     assert differences(stock, turbo) == []
@@ -152,6 +157,19 @@ def test_spot_market_making_rebalances_with_order_executors_so_it_falls_back():
               "buy_spreads": "0.001", "sell_spreads": "0.001"}
     stock, turbo = both_engines(config, candles, last - 3 * 3600, last)
     assert "order executors" in turbo["turbo_fallback"]
+    assert differences(stock, turbo) == []
+
+
+def test_turbo_steps_aside_on_a_hummingbot_release_its_parity_suite_has_not_passed(monkeypatch):
+    from hbopt.engine.turbo import policies
+
+    monkeypatch.setattr(policies, "HUMMINGBOT_VERSION", "20991231")
+    candles, last = market_source("ranging")
+    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
+    stock, turbo = both_engines(config, candles, last - DAY // 4, last)
+    assert turbo["engine"] == "stock"
+    assert turbo["turbo_fallback"] == ("turbo's parity suite has not been run on hummingbot 20991231 "
+                                       f"(verified: {', '.join(policies.VERIFIED_HUMMINGBOT)})")
     assert differences(stock, turbo) == []
 
 

@@ -11,8 +11,6 @@ from hummingbot.strategy_v2.controllers.directional_trading_controller_base impo
     DirectionalTradingControllerConfigBase,
 )
 
-from hbopt.controllers.indicators import latest_closed, stamp_at_close
-
 SEARCH_SPACE = {
     "bb_length": {"type": "int", "low": 20, "high": 300, "step": 10},
     "bb_std": {"type": "float", "low": 1.0, "high": 3.5, "step": 0.1},
@@ -52,7 +50,7 @@ class BollingerController(DirectionalTradingControllerBase):
         width = cfg.bb_std * close.rolling(cfg.bb_length).std(ddof=0)
         percent_b = (close - (middle - width)) / (2 * width)
         signal = np.where(percent_b < cfg.bb_long_threshold, 1, np.where(percent_b > cfg.bb_short_threshold, -1, 0))
-        features = stamp_at_close(candles.assign(bbp=percent_b, signal=signal), cfg.interval)
-        features = features[["timestamp", "bbp", "signal"]].dropna().reset_index(drop=True)
-        self.processed_data = {"signal": int(latest_closed(features, self.market_data_provider.time(), "signal")),
+        features = candles.assign(bbp=percent_b, signal=signal)[["timestamp", "bbp", "signal"]]
+        features = features.dropna().reset_index(drop=True)
+        self.processed_data = {"signal": int(features["signal"].iat[-1]) if len(features) else 0,
                                "features": features}

@@ -1,6 +1,8 @@
 """Moving-average cross: reads slower candles (1h by default) for the averages while executing on
 the backtest resolution. Buys on the candle where the fast average crosses above the slow one,
-sells where it crosses below; each signal stays up until the next candle closes."""
+sells where it crosses below; each signal stays up until the next candle's. Features are stamped
+with their candle's open time, as Hummingbot's controllers do: hbopt's engine makes them reach
+the ticks only once the candle has closed."""
 from decimal import Decimal
 from typing import List, Literal, Optional
 
@@ -12,8 +14,6 @@ from hummingbot.strategy_v2.controllers.directional_trading_controller_base impo
     DirectionalTradingControllerBase,
     DirectionalTradingControllerConfigBase,
 )
-
-from hbopt.controllers.indicators import latest_closed, stamp_at_close
 
 SEARCH_SPACE = {
     "fast_ma": {"type": "int", "low": 3, "high": 50},
@@ -64,7 +64,6 @@ class MACrossController(DirectionalTradingControllerBase):
         crossed = (fast > slow).astype(int).diff().where(slow.shift().notna(), 0)
         signal = np.where(crossed > 0, 1, np.where(crossed < 0, -1, 0))
         features = candles.assign(fast_ma_value=fast, slow_ma_value=slow, signal=signal)
-        features = stamp_at_close(features, cfg.interval)
         features = features[["timestamp", "fast_ma_value", "slow_ma_value", "signal"]].dropna().reset_index(drop=True)
-        self.processed_data = {"signal": int(latest_closed(features, self.market_data_provider.time(), "signal")),
+        self.processed_data = {"signal": int(features["signal"].iat[-1]) if len(features) else 0,
                                "features": features}

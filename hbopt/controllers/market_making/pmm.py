@@ -18,7 +18,7 @@ SEARCH_SPACE = {
     "take_profit": {"type": "float", "low": 0.002, "high": 0.03, "step": 0.001},
     "time_limit": {"type": "int", "low": 600, "high": 6 * 3600, "step": 300},
     "executor_refresh_time": {"type": "int", "low": 60, "high": 1800, "step": 60},
-    "cooldown_time": {"type": "int", "low": 15, "high": 900, "step": 15},
+    "cooldown_time": {"type": "int", "low": 60, "high": 900, "step": 60},
 }
 
 
@@ -30,6 +30,8 @@ class PMMConfig(MarketMakingControllerConfigBase):
     sell_spreads: List[float] = Field(default="0.01,0.02", validate_default=True)
     buy_amounts_pct: Union[List[Decimal], None] = Field(default=None, validate_default=True)
     sell_amounts_pct: Union[List[Decimal], None] = Field(default=None, validate_default=True)
+    # Hummingbot's base waits 15 s after a stop loss, which a 1m backtest cannot tell from 0 s.
+    cooldown_time: int = Field(default=60, description="Seconds a level rests after its stop loss")
 
 
 class PMMController(MarketMakingControllerBase):

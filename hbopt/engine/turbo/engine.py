@@ -1,6 +1,7 @@
 """``TurboBacktestingEngine``: Hummingbot's ``BacktestingEngineBase`` with a fast simulation loop.
 
-Setup, data preparation (``prepare_market_data``) and the controller are Hummingbot's own. What
+Setup, data preparation (``prepare_market_data``, with hbopt's feature timing) and the controller
+are Hummingbot's own (through :class:`~hbopt.engine.stock.StockBacktestingEngine`). What
 changes is ``simulate_execution``: position executors are simulated on arrays
 (:mod:`.positions`), the controller is consulted only on ticks where it can act (:mod:`.policies`)
 and executor state is materialised as ``ExecutorInfo`` only when a controller reads it or an
@@ -13,13 +14,13 @@ import gc
 from decimal import Decimal
 
 import numpy as np
-from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 from hummingbot.strategy_v2.executors.position_executor.data_types import PositionExecutorConfig
 from hummingbot.strategy_v2.models.base import RunnableStatus
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
 from hummingbot.strategy_v2.models.executors_info import ExecutorInfo
 
+from hbopt.engine.stock import StockBacktestingEngine
 from hbopt.engine.turbo.policies import Unsupported, policy_for
 from hbopt.engine.turbo.positions import NO_TICK, PositionRun
 from hbopt.engine.turbo.summary import summarize
@@ -56,7 +57,7 @@ class SimulationState:
         self.view = view  # the engine's own view of terminated executors, pruned by it
 
 
-class TurboBacktestingEngine(BacktestingEngineBase):
+class TurboBacktestingEngine(StockBacktestingEngine):
     """Drop-in for ``BacktestingEngineBase`` giving the same executors and summary, faster."""
 
     async def simulate_execution(self, trade_cost: float) -> list:

@@ -1,0 +1,78 @@
+"""Hummingbot's stock ``BacktestingEngineBase``, with no look-ahead from coarser candles.
+
+Hummingbot stamps a candle with its open time and merges a controller's ``features`` onto the
+execution ticks backward by timestamp, so a feature computed from the 10:00-11:00 candle reaches
+the 10:00 tick of a 1m backtest, which trades at 10:01 on the hour's final close. With
+``feature_timing="close"`` (the default) :class:`StockBacktestingEngine` moves each feature row
+to the tick whose own candle closes with the candle the feature came from (the 10:59 tick, which
+trades at 11:00); ``"open"`` keeps Hummingbot's merge exactly. Nothing else changes.
+
+Which candles a features frame came from is read off its timestamps: the coarsest interval the
+controller reads (``get_candles_config()``) on whose grid every feature row lies.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
+
+from hbopt.cache.candles import interval_seconds
+from hbopt.errors import ControllerError, DataError
+
+# Columns prepare_market_data overwrites with the ticks' own candle after the merge.
+_OVERWRITTEN = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+def features_interval(timestamps: np.ndarray, intervals) -> str | None:
+    """The coarsest of ``intervals`` on whose grid every timestamp lies, or ``None``."""
+    for interval in sorted(set(intervals), key=interval_seconds, reverse=True):
+        if np.all(timestamps % interval_seconds(interval) == 0):
+            return interval
+    return None
+
+
+class StockBacktestingEngine(BacktestingEngineBase):
+    """``BacktestingEngineBase`` merging features when their candle closes (or, with
+    ``feature_timing="open"``, on its open time as Hummingbot does). After a run,
+    :attr:`features_interval` names the candles the controller's features came from."""
+
+    def __init__(self, feature_timing: str = "close"):
+        super().__init__()
+        self.feature_timing = feature_timing
+        self.features_interval: str | None = None
+
+    @property
+    def feature_delay(self) -> int:
+        """Seconds a feature row moves later: its candle's length less the tick's, in close timing."""
+        if self.feature_timing != "close" or self.features_interval is None:
+            return 0
+        return max(0, interval_seconds(self.features_interval) - interval_seconds(self.backtesting_resolution))
+
+    def prepare_market_data(self) -> pd.DataFrame:
+        features = self.controller.processed_data.get("features")
+        if isinstance(features, pd.DataFrame) and "timestamp" in features and len(features):
+            self._check_features(features)
+            intervals = [c.interval for c in self.controller.get_candles_config()]
+            self.features_interval = features_interval(features["timestamp"].to_numpy(dtype="float64"), intervals)
+            if self.feature_delay:
+                self.controller.processed_data["features"] = features.assign(
+                    timestamp=features["timestamp"] + self.feature_delay)
+        return super().prepare_market_data()
+
+    def _check_features(self, features: pd.DataFrame) -> None:
+        """Hummingbot's engine drops every tick whose merged row holds a NaN: if no row of the
+        features is complete, say which columns are to blame, and whether the window (shorter
+        than the warm-up the controller asks for) or the controller is."""
+        columns = [c for c in features.columns if c not in _OVERWRITTEN]
+        if features[columns].notna().all(axis=1).any():
+            return
+        gaps = features[columns].isna().sum().sort_values(ascending=False)
+        named = ", ".join(f"{c} ({n} NaN)" for c, n in gaps[gaps > 0].items())
+        rows, warmup = len(features), max((c.max_records for c in self.controller.get_candles_config()), default=0)
+        if rows <= warmup:
+            raise DataError(f"no row of the controller's {rows} feature rows is complete: {named}. Hummingbot's "
+                            f"engine shows a controller only the candles inside the window, and its indicators "
+                            f"need {warmup} to warm up; use a longer window")
+        raise ControllerError(f"no row of the controller's {rows} feature rows is complete, so Hummingbot's engine "
+                              f"drops every tick: {named}. An indicator column renamed, never filled, or filled "
+                              f"only on some rows?")
