@@ -18,6 +18,8 @@ out = Console()
 err = Console(stderr=True)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FEATURE_TIMING_HELP = ("When a feature of a coarser candle reaches the ticks: once the candle has closed, or on its "
+                       "open time as Hummingbot's own backtests do (look-ahead; to match a Hummingbot number).")
 
 
 def emit_json(data) -> None:
@@ -301,8 +303,7 @@ def controllers_module(path) -> str | None:
 @click.option("--trade-cost", type=float, default=0.0006, show_default=True, help="Fee per trade, as a fraction.")
 @click.option("--turbo", is_flag=True, help="Use the turbo engine (same results as Hummingbot's, faster).")
 @click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
-              help="When a feature of a coarser candle reaches the ticks: once the candle has closed, or on its "
-                   "open time as Hummingbot's own backtests do (look-ahead; to match a Hummingbot number).")
+              help=FEATURE_TIMING_HELP)
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), help="Also write every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
@@ -412,6 +413,13 @@ def bench(days, names, seed, pool_mode, worker_counts, trials, as_json):
 
 
 # ---------------------------------------------------------------------------------- discover
+def positive(ctx, param, value: float | None) -> float | None:
+    """Click callback: the value if it is not given or a finite number > 0 (click's ranges let nan through)."""
+    if value is not None and not 0 < value < float("inf"):
+        raise click.BadParameter(f"{value} is not a finite number > 0")
+    return value
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -435,16 +443,20 @@ def usable_cores() -> int:
 @click.option("--resolution", help="Backtest tick interval [default: 1m].")
 @click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006].")
 @click.option("--turbo/--stock", default=None, help="Engine [default: the study file's, else stock].")
-@click.option("--trial-timeout", type=float, help="Fail a trial running longer than this many seconds.")
-@click.option("--max-worker-mb", type=float, default=2048, show_default=True, help="Recycle a worker above this RSS.")
+@click.option("--feature-timing", type=click.Choice(["close", "open"]),
+              help=FEATURE_TIMING_HELP + " [default: the study file's, else close]")
+@click.option("--trial-timeout", type=float, callback=positive,
+              help="Fail a trial running longer than this many seconds.")
+@click.option("--max-worker-mb", type=float, callback=positive, default=2048,
+              show_default=True, help="Recycle a worker above this RSS.")
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--top", type=int, default=10, show_default=True, help="Rows of the final table.")
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def discover(study_file, controller, connector, pairs, across_pairs, n_trials, workers, seed, sampler, objectives,
-             study_name, storage, days, start, end, resolution, trade_cost, turbo, trial_timeout, max_worker_mb,
-             controllers_path, top, no_report, as_json, quiet):
+             study_name, storage, days, start, end, resolution, trade_cost, turbo, feature_timing, trial_timeout,
+             max_worker_mb, controllers_path, top, no_report, as_json, quiet):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers.
 
     \b
@@ -467,7 +479,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, n_trials, w
     overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
                  "start": parse_time(start), "end": parse_time(end), "resolution": resolution, "trade_cost": trade_cost,
-                 "engine": None if turbo is None else ("turbo" if turbo else "stock")}
+                 "engine": None if turbo is None else ("turbo" if turbo else "stock"), "feature_timing": feature_timing}
     if raw.get("engine") is None and turbo is None:
         overrides["engine"] = "stock"
     if days is not None and start is not None:
@@ -479,10 +491,12 @@ def discover(study_file, controller, connector, pairs, across_pairs, n_trials, w
     with LiveView(enabled=not (as_json or quiet) and err.is_terminal) as view:
         summaries = run_discover(spec, n_trials, workers, study_name, storage, trial_timeout, max_worker_mb,
                                  controllers_path, user_module, report=not no_report, on_progress=view.update)
-    if as_json:
-        return emit_json(summaries)
     if quiet:
         return
+    for warning in (w for s in summaries for w in s["warnings"]):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if as_json:
+        return emit_json(summaries)
     for s in summaries:
         print_study_summary(s, top)
 
@@ -540,12 +554,14 @@ def print_study_summary(s: dict, top: int) -> None:
 
 
 def print_best(rows: list[dict], title: str | None = None) -> None:
-    """Trials as ``trial_row`` gives them: objective values, params, PnL and executors per pair."""
-    out.print(table(["#", "objective", "params", "net PnL", "executors"],
+    """Trials as ``trial_row`` gives them: objective values, params, PnL and executors per pair, and
+    how many warnings their backtests gave (``hbopt study export`` lists them)."""
+    out.print(table(["#", "objective", "params", "net PnL", "executors", "warnings"],
                     [[b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
                       ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
                       ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in b["net_pnl_quote"]),
-                      ", ".join(str(v) for v in b["total_executors"])] for b in rows], title=title))
+                      ", ".join(str(v) for v in b["total_executors"]), len(b["warnings"]) or None] for b in rows],
+                    title=title))
 
 
 def bench_pool(days, controller, seed, worker_counts, trials, as_json):
@@ -669,19 +685,22 @@ def controllers():
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--json", "as_json", is_flag=True)
 def controllers_list(controllers_path, as_json):
-    """List the controllers hbopt can load, with their default search spaces.
+    """List the controllers hbopt can load, with their default search spaces (or, for one whose
+    module fails to import, the error).
 
     Example: hbopt controllers list
     """
-    from hbopt.engine.controllers import list_controllers, search_space
+    from rich.markup import escape
 
-    user_module = controllers_module(controllers_path)
-    entries = [{**e, "search_space": search_space(e["type"], e["name"], user_module)}
-               for e in list_controllers(user_module)]
+    from hbopt.engine.controllers import controller_catalog
+
+    entries = controller_catalog(controllers_module(controllers_path))
     if as_json:
         return emit_json(entries)
     out.print(table(["name", "type", "package", "search space"],
-                    [[e["name"], e["type"], e["package"], ", ".join(e["search_space"]) or "-"] for e in entries]))
+                    [[e["name"], e["type"], e["package"],
+                      escape(e["error"]) if "error" in e else ", ".join(e["search_space"]) or "-"]
+                     for e in entries]))
 
 
 # -------------------------------------------------------------------------------------- main

@@ -87,11 +87,7 @@ def config_class(controller_type: str, controller_name: str, user_module: str | 
     )
     from hummingbot.strategy_v2.controllers.market_making_controller_base import MarketMakingControllerConfigBase
 
-    package = _package_for(controller_type, controller_name, user_module)
-    try:
-        module = importlib.import_module(f"{package}.{controller_type}.{controller_name}")
-    except Exception as exc:
-        raise ConfigError(f"cannot import controller {controller_name}: {type(exc).__name__}: {exc}") from None
+    module = _controller_module(controller_type, controller_name, user_module)
     bases = (ControllerConfigBase, DirectionalTradingControllerConfigBase, MarketMakingControllerConfigBase)
     for _, member in inspect.getmembers(module, inspect.isclass):
         if issubclass(member, ControllerConfigBase) and member not in bases:
@@ -99,10 +95,30 @@ def config_class(controller_type: str, controller_name: str, user_module: str | 
     raise ConfigError(f"controller {controller_name} defines no config class")
 
 
+def _controller_module(controller_type: str, controller_name: str, user_module: str | None):
+    """The controller's module; a ConfigError naming the controller and the error if importing it raises."""
+    package = _package_for(controller_type, controller_name, user_module)
+    try:
+        return importlib.import_module(f"{package}.{controller_type}.{controller_name}")
+    except Exception as exc:
+        raise ConfigError(f"cannot import controller {controller_name}: {type(exc).__name__}: {exc}") from None
+
+
 def search_space(controller_type: str, controller_name: str, user_module: str | None = None) -> dict:
     """The ``SEARCH_SPACE`` a controller module ships (empty if none)."""
-    package = _package_for(controller_type, controller_name, user_module)
-    return dict(getattr(importlib.import_module(f"{package}.{controller_type}.{controller_name}"), "SEARCH_SPACE", {}))
+    return dict(getattr(_controller_module(controller_type, controller_name, user_module), "SEARCH_SPACE", {}))
+
+
+def controller_catalog(user_module: str | None = None) -> list[dict]:
+    """:func:`list_controllers` rows with the ``search_space`` each ships; for a controller whose
+    module cannot be imported, ``search_space`` None and an ``error`` saying why."""
+    rows = []
+    for entry in list_controllers(user_module):
+        try:
+            rows.append({**entry, "search_space": search_space(entry["type"], entry["name"], user_module)})
+        except ConfigError as exc:
+            rows.append({**entry, "search_space": None, "error": str(exc)})
+    return rows
 
 
 def config_id(config: dict) -> str:

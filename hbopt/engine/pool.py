@@ -8,7 +8,8 @@ starts and sending its result back as one ``ujson`` string holding every metric.
 The pool keeps every worker two batches deep so no core waits for the parent. A trial that
 raises is returned with its error; one that runs past ``trial_timeout`` or takes its worker down
 is returned failed with the reason, the worker is replaced and the rest of its batches go back
-to the queue. Workers whose RSS passes ``max_rss_mb`` exit between batches and are replaced.
+to the queue; a worker found dead when a batch is sent to it is handled the same way. Workers
+whose RSS passes ``max_rss_mb`` exit between batches and are replaced.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from multiprocessing.connection import wait
 import psutil
 import ujson
 
-from hbopt.errors import HboptError
+from hbopt.errors import HboptError, describe, from_description
 
 _DEPTH = 2  # batches kept in flight per worker
 DIED = "died"  # a worker's failure whose description waits for its exit code
@@ -82,7 +83,8 @@ def _initialise(setup: WorkerSetup) -> None:
 
 def run_trial(trial: Trial) -> str:
     """Run a trial's backtests in this worker; a ujson string of ``{"results": [...]}`` or
-    ``{"error": "..."}``, with the ``seconds`` it took."""
+    ``{"error": "..."}`` (:func:`describe`'s text, which ``from_description`` turns back into the
+    hbopt error it was, or an internal error), with the ``seconds`` it took."""
     backtest = _worker_state["backtest"]
     began = time.perf_counter()
     try:
@@ -90,24 +92,27 @@ def run_trial(trial: Trial) -> str:
                    for kwargs in trial.backtests]
         return ujson.dumps({"results": results, "seconds": time.perf_counter() - began})
     except Exception as exc:  # the trial failed, the worker goes on
-        return ujson.dumps({"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - began})
+        return ujson.dumps({"error": describe(exc), "seconds": time.perf_counter() - began})
 
 
 def _worker_main(connection, setup: WorkerSetup) -> None:
     try:
+        _serve(connection, setup)
+    except (EOFError, BrokenPipeError):  # the parent is gone
+        return
+
+
+def _serve(connection, setup: WorkerSetup) -> None:
+    """Set the worker up, then run the batches the parent sends until it outgrows ``max_rss_mb``."""
+    try:
         _initialise(setup)
     except Exception as exc:
-        connection.send(("broken", f"{type(exc).__name__}: {exc}"))
+        connection.send(("broken", describe(exc)))
         return
     connection.send(("ready", os.getpid()))
     process = psutil.Process()
     while True:
-        try:
-            batch = connection.recv()
-        except EOFError:  # the parent is gone
-            return
-        if batch is None:
-            return
+        batch = connection.recv()
         for trial in batch:
             connection.send(("start", trial.number))
             connection.send(("done", trial.number, run_trial(trial)))
@@ -174,7 +179,7 @@ class BacktestPool:
                                           seconds=time.monotonic() - started))
         self._queue.extendleft(reversed(leftover))
         if not worker.ready and failure is not None:
-            raise HboptError(f"a backtest worker could not start: {failure}")
+            raise type(from_description(failure))(f"a backtest worker could not start: {failure}")
         self.replaced += 1
         self._start_worker()
 
@@ -218,11 +223,17 @@ class BacktestPool:
         return max(1, min(8, len(self._queue) // (self.size * _DEPTH)))
 
     def _dispatch(self) -> None:
-        for worker in self._workers:
+        for worker in list(self._workers):
             while worker.ready and len(worker.batches) < _DEPTH and self._queue:
                 batch = [self._queue.popleft() for _ in range(min(self._batch(), len(self._queue)))]
-                worker.connection.send(batch)
                 worker.batches.append(batch)
+                try:
+                    worker.connection.send(batch)
+                except OSError:  # BrokenPipeError & co: it died since we last heard from it
+                    self._drain(worker)  # what it said before it died, then its end: it is retired
+                    if worker in self._workers:
+                        self._retire(worker, DIED)
+                    break
 
     def poll(self, timeout: float = 0.2) -> list[Outcome]:
         """Wait up to ``timeout`` seconds for progress; return the trials finished since last call."""
@@ -286,14 +297,16 @@ class BacktestPool:
 
     # -- observation --------------------------------------------------------------------------
     def worker_stats(self) -> list[dict]:
-        """Per live worker: pid, RSS (MB), CPU seconds so far and whether it is running a trial."""
+        """Per live worker: pid, RSS (MB), CPU seconds so far, whether it is running a trial and
+        whether it is ready (set up)."""
         stats = []
         for worker in self._workers:
             try:
                 info = psutil.Process(worker.process.pid)
                 times = info.cpu_times()
                 stats.append({"pid": worker.process.pid, "rss_mb": info.memory_info().rss / 2**20,
-                              "cpu_s": times.user + times.system, "busy": worker.running is not None})
+                              "cpu_s": times.user + times.system, "busy": worker.running is not None,
+                              "ready": worker.ready})
             except psutil.Error:
                 continue
         return stats

@@ -5,7 +5,9 @@ TPE and NSGA-II go through optuna's ask/tell (TPE with the constant liar, so tri
 not proposed again). Random and grid search draw their points themselves, from (seed, index)
 alone, and add finished trials to the study: the same seed gives the same trials whatever the
 number of workers. Parameters already tried are never backtested again: the earlier result is
-told once more, marked as a duplicate.
+told once more, marked as a duplicate. Constraint violations are set on each completed trial with
+optuna's ``set_constraint``: TPE and NSGA-II read them from there, and ``Study.best_trials``
+never returns an infeasible trial.
 """
 from __future__ import annotations
 
@@ -21,31 +23,17 @@ from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.engine.pool import BacktestPool, Outcome, Trial
-from hbopt.errors import ConfigError
 from hbopt.search.space import config_fields, distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
-_NUMERIC_METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")
-
-
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return trial.user_attrs.get("constraints", [])
-
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    constraints = _constraints if spec.constraints else None
+    """The spec's optuna sampler; it reads constraints from the trials themselves."""
     if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed, constraints_func=constraints)
+        return optuna.samplers.NSGAIISampler(seed=spec.seed)
     if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True, multivariate=True,
-                                          constraints_func=constraints)
+        return optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True, multivariate=True)
     return optuna.samplers.RandomSampler(seed=spec.seed)  # unused for proposals: random/grid draw their own
-
-
-def check_objectives(spec: StudySpec) -> None:
-    for objective in spec.objectives:
-        if objective.metric not in _NUMERIC_METRICS:
-            raise ConfigError(f"unknown objective metric {objective.metric!r}; use one of {', '.join(_NUMERIC_METRICS)}")
 
 
 def params_key(params: dict) -> str:
@@ -72,14 +60,15 @@ class Optimizer:
     """Runs ``n_trials`` more trials of one study on a pool."""
 
     def __init__(self, study: optuna.Study, spec: StudySpec, pool: BacktestPool):
-        check_objectives(spec)
         self.study, self.spec, self.pool = study, spec, pool
         self.space = list(spec.space)
         self._in_flight: dict[int, tuple[object, dict]] = {}    # trial number -> (optuna trial or index, params)
         self._waiting: dict[str, list[tuple[object, dict]]] = {}  # duplicates of trials in flight
-        self._known: dict[str, tuple[list[float], dict, int | None]] = {}  # params -> (values, attrs, number)
+        # params -> (values, attrs, constraints, number) of the trial that ran them
+        self._known: dict[str, tuple[list[float], dict, dict, int | None]] = {}
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            self._known.setdefault(params_key(trial.params), (trial.values, trial.user_attrs, trial.number))
+            self._known.setdefault(params_key(trial.params),
+                                   (trial.values, trial.user_attrs, trial.constraints, trial.number))
         self._abandon_stale_trials()
         drawn = {t.user_attrs["draw_index"] for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs}
         highest = max(drawn, default=-1)
@@ -88,10 +77,10 @@ class Optimizer:
         self._grid = grid_points(self.space) if spec.sampler == "grid" else None
 
     def _abandon_stale_trials(self) -> None:
-        """Trials a killed run left RUNNING are failed: their results never arrived."""
+        """Trials a killed run left RUNNING are failed: their results never arrived. (Optuna's
+        public API cannot set their ``error``; readers call a failed trial without one abandoned.)"""
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            self.study._storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run ended before it finished")
-            self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            self.study.tell(trial.number, state=TrialState.FAIL)
 
     # -- proposing ----------------------------------------------------------------------------
     def _propose(self) -> tuple[object, dict] | None:
@@ -124,13 +113,16 @@ class Optimizer:
                 values.append(float(sum(per_pair) / len(per_pair)))
         return values
 
-    def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, progress: Progress) -> None:
+    def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, constraints: dict,
+                progress: Progress) -> None:
         if values is None:
             progress.failed += 1
             progress.errors.append(attrs.get("error", "?"))
         if isinstance(handle, optuna.Trial):
             for key, value in attrs.items():
                 handle.set_user_attr(key, value)
+            for key, value in constraints.items():
+                handle.set_constraint(key, value)
             if values is None:
                 self.study.tell(handle, state=TrialState.FAIL)
             else:
@@ -140,6 +132,8 @@ class Optimizer:
                 params=params, distributions=distributions(self.space, params),
                 values=values, state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
                 user_attrs={**attrs, "draw_index": handle})
+            for key, value in constraints.items():
+                frozen.set_constraint(key, value)
             self.study.add_trial(frozen)
         progress.done += 1
         if values is not None and not self.spec.multi_objective and not attrs.get("constraints_violated"):
@@ -152,34 +146,37 @@ class Optimizer:
         handle, params = self._in_flight.pop(outcome.trial.number)
         progress.backtest_seconds += outcome.seconds
         attrs = {"seconds": round(outcome.seconds, 3), "worker": outcome.worker}
-        values = None
+        values, constraints = None, {}
         if outcome.error:
             attrs["error"] = outcome.error
         else:
             progress.backtests += len(outcome.results)
-            attrs.update(self._result_attrs(outcome.results))
+            constraints = self.spec.violations(outcome.results)
+            attrs.update(self._result_attrs(outcome.results, constraints))
             try:
                 values = self._values(outcome.results)
             except ValueError as exc:
-                attrs["error"] = str(exc)
-        self._record(handle, params, values, attrs, progress)
+                attrs["error"], constraints = str(exc), {}
+        self._record(handle, params, values, attrs, constraints, progress)
         key = params_key(params)
         number = handle.number if isinstance(handle, optuna.Trial) else None  # random/grid: set by the storage
         for twin_handle, twin_params in self._waiting.pop(key, []):
             self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True, "duplicate_of": number},
-                         progress)
+                         constraints, progress)
             progress.duplicates += 1
         if values is not None:
-            self._known.setdefault(key, (values, attrs, number))
+            self._known.setdefault(key, (values, attrs, constraints, number))
 
-    def _result_attrs(self, results: list[dict]) -> dict:
-        violations = self.spec.violations(results)
-        metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"turbo_fallback": r.get("turbo_fallback"),
-                                                                "warnings": r.get("warnings", [])} for r in results]
-        return {"pairs": list(self.spec.pairs), "metrics": metrics, "configs": [r["config"] for r in results],
+    def _result_attrs(self, results: list[dict], constraints: dict) -> dict:
+        """A completed trial's user attributes: per-pair metrics, configs and windows, whether it
+        breaks a constraint, and the distinct warnings of its backtests (``PAIR: ...`` with several pairs)."""
+        metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"turbo_fallback": r.get("turbo_fallback")} for r in results]
+        pairs = self.spec.pairs
+        warnings = [f"{pair}: {w}" if len(pairs) > 1 else w for pair, r in zip(pairs, results) for w in r["warnings"]]
+        return {"pairs": list(pairs), "metrics": metrics, "configs": [r["config"] for r in results],
                 "window": [{"start": r["start"], "end": r["end"]} for r in results],
-                "engine": results[0]["engine"], "constraints": violations,
-                "constraints_violated": any(v > 0 for v in violations)}
+                "engine": results[0]["engine"], "constraints_violated": any(v > 0 for v in constraints.values()),
+                "warnings": list(dict.fromkeys(warnings))}
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, n_trials: int, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
@@ -206,9 +203,9 @@ class Optimizer:
     def _submit(self, handle, params: dict, progress: Progress) -> None:
         key = params_key(params)
         if key in self._known:
-            values, attrs, number = self._known[key]
+            values, attrs, constraints, number = self._known[key]
             attrs = {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate": True, "duplicate_of": number}
-            self._record(handle, params, list(values), attrs, progress)
+            self._record(handle, params, list(values), attrs, constraints, progress)
             progress.duplicates += 1
             return
         if any(params_key(p) == key for _, p in self._in_flight.values()):

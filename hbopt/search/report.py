@@ -1,5 +1,6 @@
 """The study report: one self-contained HTML page (inline SVG, no plotting library) with the
-optimisation history, parameter importance, the best region and the top trials."""
+optimisation history, parameter importance, the best region, the top trials, the warnings of
+their backtests and the failures."""
 from __future__ import annotations
 
 import html
@@ -74,8 +75,24 @@ def region_svg(trials, x_name: str, y_name: str, maximize: bool) -> str:
     return _svg(dots + labels, f"Best region: {x_name} vs {y_name}")
 
 
+def warnings_html(top, complete) -> str:
+    """The warnings of the top trials, and how many completed (distinct) trials carry each warning."""
+    counts: dict[str, int] = {}
+    for t in complete:
+        if not t.user_attrs.get("duplicate"):
+            for warning in t.user_attrs.get("warnings", []):
+                counts[warning] = counts.get(warning, 0) + 1
+    if not counts:
+        return "<h2>Warnings</h2><p>No completed trial has warnings.</p>"
+    overall = "".join(f"<li>{n} x {html.escape(w)}</li>" for w, n in sorted(counts.items(), key=lambda c: -c[1]))
+    per_trial = "".join(f"<li>#{t.number}: {html.escape('; '.join(t.user_attrs['warnings']))}</li>"
+                        for t in top if t.user_attrs.get("warnings"))
+    return (f"<h2>Warnings</h2><p>Completed trials carrying each warning:</p><ul>{overall}</ul>"
+            f"<p>Top trials:</p><ul>{per_trial or '<li>none has warnings</li>'}</ul>")
+
+
 def write_report(folder, study: optuna.Study, spec) -> None:
-    from hbopt.search.studies import ranked
+    from hbopt.search.studies import ranked, trial_error
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -94,19 +111,21 @@ def write_report(folder, study: optuna.Study, spec) -> None:
         if len(numeric) >= 2:
             parts.append(region_svg(complete, numeric[0], numeric[1], maximize))
     rows = ranked(study)[:20]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["#", "values", "params", "net PnL", "executors", "max DD", "sharpe"])
+    columns = ["#", "values", "params", "net PnL", "executors", "max DD", "sharpe", "warnings"]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in columns)
     body = ""
     for t in rows:
         m = (t.user_attrs.get("metrics") or [{}])[0]
         cells = [t.number, ", ".join(f"{v:.5g}" for v in t.values), ", ".join(f"{k}={v}" for k, v in t.params.items()),
                  _fmt(m.get("net_pnl_quote")), m.get("total_executors"), _fmt(m.get("max_drawdown_pct")),
-                 _fmt(m.get("sharpe_ratio"))]
+                 _fmt(m.get("sharpe_ratio")), len(t.user_attrs.get("warnings", [])) or ""]
         body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
     parts.append(f"<h2>Top trials</h2><table><tr>{head}</tr>{body}</table>")
+    parts.append(warnings_html(rows, complete))
     if failed:
         reasons = {}
         for t in failed:
-            reasons[t.user_attrs.get("error", "?")] = reasons.get(t.user_attrs.get("error", "?"), 0) + 1
+            reasons[trial_error(t)] = reasons.get(trial_error(t), 0) + 1
         parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{n} x {html.escape(r)}</li>" for r, n in reasons.items())
                      + "</ul>")
     style = ("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"

@@ -91,11 +91,15 @@ def parse_space(raw: dict) -> list[Param]:
         raise ConfigError("the search space is empty")
     params, seen = [], set()
     for name, spec in raw.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"space parameter {name!r}: a name must be a string")
         if not isinstance(spec, dict) or spec.get("type") not in TYPES:
             raise ConfigError(f"space parameter {name}: needs a type, one of {', '.join(TYPES)}")
         unknown = set(spec) - {"type", "low", "high", "step", "log", "choices", "when"}
         if unknown:
             raise ConfigError(f"space parameter {name}: unknown key(s) {', '.join(sorted(unknown))}")
+        if not isinstance(spec.get("when") or {}, dict):
+            raise ConfigError(f"space parameter {name}: when must be a mapping of earlier parameters to values")
         when = tuple((k, tuple(v) if isinstance(v, list) else (v,)) for k, v in (spec.get("when") or {}).items())
         for parent, _ in when:
             if parent not in seen:
@@ -108,9 +112,11 @@ def parse_space(raw: dict) -> list[Param]:
         else:
             try:
                 low, high = float(spec["low"]), float(spec["high"])
+                step = float(spec["step"]) if spec.get("step") is not None else None
             except (KeyError, TypeError, ValueError):
-                raise ConfigError(f"space parameter {name}: needs numeric low and high") from None
-            step = float(spec["step"]) if spec.get("step") is not None else None
+                raise ConfigError(f"space parameter {name}: needs numeric low and high (and step)") from None
+            if not all(math.isfinite(v) for v in (low, high, step or 1)):
+                raise ConfigError(f"space parameter {name}: low, high and step must be finite numbers")
             log = bool(spec.get("log", False))
             if not low < high or (step is not None and step <= 0) or (log and (low <= 0 or step)):
                 raise ConfigError(f"space parameter {name}: needs low < high, a positive step, "

@@ -12,27 +12,41 @@ A study file (YAML)::
     window: {days: 90}                    # or {start: 2025-01-01, end: 2025-04-01}
     resolution: 1m
     trade_cost: 0.0006
+    engine: turbo                         # turbo | stock
     sampler: tpe                          # tpe | random | grid | nsga2
     across_pairs: mean                    # one parameter set scored over all pairs (mean | min)
+    feature_timing: close                 # close | open: passed to each backtest
+    seed: 1
+
+Every setting is validated here, before any study folder or worker exists: a bad value is a
+:class:`ConfigError` naming the setting, and the fixed fields plus the lowest (first) value of
+each space parameter must load as a controller config.
 
 Command-line options override the file; with neither a file nor ``--controller``, ``hbopt.yml``
 in the current folder is read, else the default built-in controller is optimised.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
+from hbopt.cache.candles import interval_seconds
 from hbopt.cache.files import read_yaml_mapping
-from hbopt.errors import ConfigError
-from hbopt.search.space import Param, parse_space
+from hbopt.engine import ENGINES, FEATURE_TIMINGS
+from hbopt.engine.market_data import utc
+from hbopt.engine.parity import SUMMARY_FIELDS
+from hbopt.errors import ConfigError, ControllerError
+from hbopt.search.space import Param, config_fields, draw, parse_space
 
 DEFAULT_CONTROLLER = "bollinger"
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
+METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")  # what an objective can be
+CONSTRAINTS = ("min_executors", "max_drawdown")
 _FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
-              "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed"}
+              "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class Objective:
         raise ConfigError(f"an objective is a metric name or {{metric: ..., direction: ...}}, not {raw!r}")
 
     def _checked(self) -> Objective:
+        if not isinstance(self.metric, str) or self.metric not in METRICS:
+            raise ConfigError(f"unknown objective metric {self.metric!r}; use one of {', '.join(METRICS)}")
         if self.direction not in ("maximize", "minimize"):
             raise ConfigError(f"objective {self.metric}: direction must be maximize or minimize")
         return self
@@ -74,6 +90,7 @@ class StudySpec:
     sampler: str = "tpe"
     across_pairs: str | None = None
     seed: int | None = None
+    feature_timing: str = "close"
 
     @property
     def multi_objective(self) -> bool:
@@ -87,15 +104,17 @@ class StudySpec:
     def window_kwargs(self) -> dict:
         """Window and cost arguments of :func:`hbopt.engine.backtest`."""
         window = {"days": self.days} if self.start is None else {"start": self.start, "end": self.end}
-        return {**window, "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine}
+        return {**window, "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
+                "feature_timing": self.feature_timing}
 
-    def violations(self, results: list[dict]) -> list[float]:
-        """Constraint violations of a trial's results (each <= 0 when satisfied), one per constraint."""
-        out = []
+    def violations(self, results: list[dict]) -> dict[str, float]:
+        """Constraint violations of a trial's results by constraint name, each <= 0 when satisfied."""
+        out = {}
         if "min_executors" in self.constraints:
-            out.append(float(self.constraints["min_executors"]) - min(r["total_executors"] for r in results))
+            out["min_executors"] = float(self.constraints["min_executors"]) - min(r["total_executors"] for r in results)
         if "max_drawdown" in self.constraints:  # a fraction of total_amount_quote, e.g. 0.25
-            out.append(max(-(r["max_drawdown_pct"] or 0.0) for r in results) - float(self.constraints["max_drawdown"]))
+            out["max_drawdown"] = max(-(r["max_drawdown_pct"] or 0.0) for r in results) - \
+                float(self.constraints["max_drawdown"])
         return out
 
     def to_dict(self) -> dict:
@@ -107,6 +126,7 @@ class StudySpec:
             "constraints": self.constraints, "window": {"days": self.days, "start": self.start, "end": self.end},
             "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
             "sampler": self.sampler, "across_pairs": self.across_pairs, "seed": self.seed,
+            "feature_timing": self.feature_timing,
         }
 
     def with_pairs(self, pairs) -> StudySpec:
@@ -124,15 +144,42 @@ def _param_dict(p: Param) -> dict:
     return out
 
 
-def _epoch(value) -> int:
+def _epoch(setting: str, value) -> int:
     """Epoch seconds from epoch seconds, a date or a date string (UTC)."""
-    if isinstance(value, (int, float)):
-        return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(_finite(setting, value))
     try:
         stamp = pd.Timestamp(value)
-    except ValueError:
-        raise ConfigError(f"{value!r} is not a date") from None
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ConfigError(f"{setting}: {value!r} is not a date")
     return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp())
+
+
+def _finite(setting: str, value) -> float:
+    """``value`` if it is a finite number (a numeric string as a float), else a ConfigError naming the setting."""
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ConfigError(f"{setting} must be a finite number, not {value!r}")
+    return number if isinstance(value, str) else value
+
+
+def _one_of(setting: str, value, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{setting} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _mapping(setting: str, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{setting} must be a mapping, not {value!r}")
+    return dict(value)
 
 
 def read_study_file(path: Path) -> dict:
@@ -146,51 +193,102 @@ def read_study_file(path: Path) -> dict:
 def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs) -> StudySpec:
     """A validated spec from a study file's mapping and command-line overrides (None = not given).
 
-    ``stored_pairs(connector)`` lists the pairs in the store, for ``pairs: ALL``.
+    ``stored_pairs(connector)`` lists the pairs in the store, for ``pairs: ALL``. Raises
+    :class:`ConfigError` naming the setting for any invalid value.
     """
     from hbopt.engine.controllers import config_class, controller_type_of, search_space
 
     merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
     controller = merged.get("controller") or DEFAULT_CONTROLLER
+    if not isinstance(controller, str):
+        raise ConfigError(f"controller must be a controller name, not {controller!r}")
     controller_type = controller_type_of(controller, user_module)
     fields = config_class(controller_type, controller, user_module).model_fields
     connector = merged.get("connector") or fields["connector_name"].default
+    if not isinstance(connector, str):
+        raise ConfigError(f"connector must be a connector name, not {connector!r}")
     pairs = merged.get("pairs") or stored_pairs(connector) or [fields["trading_pair"].default]
     if isinstance(pairs, str):
         pairs = stored_pairs(connector) if pairs.upper() == "ALL" else [p.strip() for p in pairs.split(",") if p.strip()]
+    if not isinstance(pairs, list) or not all(isinstance(p, str) and p for p in pairs):
+        raise ConfigError(f"pairs must be a list of trading pairs or ALL, not {pairs!r}")
     if not pairs:
         raise ConfigError(f"no pairs to optimise: the store holds none for {connector}")
     space = parse_space(merged.get("space") or search_space(controller_type, controller, user_module))
-    fixed = dict(merged.get("fixed") or {})
-    for name in [p.name for p in space if p.is_config_field] + list(fixed):
-        if name not in fields:
-            raise ConfigError(f"{name} is not a field of controller {controller}")
+    fixed = _mapping("fixed", merged.get("fixed"))
     objectives = merged.get("objective") or "net_pnl_quote"
     objectives = tuple(Objective.parse(o) for o in (objectives if isinstance(objectives, list) else [objectives]))
-    window = merged.get("window") or {}
+    window = _mapping("window", merged.get("window"))
+    unknown = set(window) - {"days", "start", "end"}
+    if unknown:
+        raise ConfigError(f"window: unknown key(s) {', '.join(sorted(unknown))}; use days, or start and end")
     days, start, end = merged.get("days", window.get("days")), merged.get("start", window.get("start")), \
         merged.get("end", window.get("end"))
+    if overrides.get("days") is not None:  # --days replaces a study file's start and end
+        start = end = None
     if (start is None) != (end is None):
         raise ConfigError("a window needs both start and end")
     if start is not None:
-        days, start, end = None, _epoch(start), _epoch(end)
-    elif days is None:
-        days = 90
-    sampler = merged.get("sampler") or ("nsga2" if len(objectives) > 1 else "tpe")
-    if sampler not in SAMPLERS:
-        raise ConfigError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+        days, start, end = None, _epoch("window start", start), _epoch("window end", end)
+        if start >= end:
+            raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
+    else:
+        days = 90 if days is None else _finite("days", days)
+        if days <= 0:
+            raise ConfigError(f"days must be more than 0, not {days:g}")
+    resolution = merged.get("resolution") or "1m"
+    try:
+        too_fine = interval_seconds(str(resolution)) < 60
+    except ConfigError as exc:
+        raise ConfigError(f"resolution: {exc}") from None
+    if too_fine:
+        raise ConfigError(f"resolution must be 1m or longer, not {resolution!r}")
+    trade_cost = float(_finite("trade_cost", merged.get("trade_cost", 0.0006)))
+    if not 0 <= trade_cost < 1:
+        raise ConfigError(f"trade_cost must be a fraction >= 0 and < 1, not {trade_cost:g}")
+    seed = merged.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
+    sampler = _one_of("sampler", merged.get("sampler") or ("nsga2" if len(objectives) > 1 else "tpe"), SAMPLERS)
     if sampler == "tpe" and len(objectives) > 1:
         sampler = "nsga2"
+    if sampler == "grid":
+        for param in space:
+            param.grid()
     across = merged.get("across_pairs")
-    if across not in (None, "mean", "min"):
-        raise ConfigError("across_pairs must be mean or min")
-    constraints = dict(merged.get("constraints") or {})
-    unknown = set(constraints) - {"min_executors", "max_drawdown"}
+    if across is not None:
+        _one_of("across_pairs", across, ("mean", "min"))
+    constraints = _mapping("constraints", merged.get("constraints"))
+    unknown = set(constraints) - set(CONSTRAINTS)
     if unknown:
-        raise ConfigError(f"unknown constraint(s) {', '.join(sorted(unknown))}; use min_executors, max_drawdown")
-    return StudySpec(controller=controller, controller_type=controller_type, connector=connector,
+        raise ConfigError(f"unknown constraint(s) {', '.join(sorted(unknown))}; use {', '.join(CONSTRAINTS)}")
+    constraints = {name: _finite(f"constraint {name}", value) for name, value in constraints.items()}
+    spec = StudySpec(controller=controller, controller_type=controller_type, connector=connector,
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
-                     constraints=constraints, days=days, start=start, end=end,
-                     resolution=merged.get("resolution") or "1m", trade_cost=float(merged.get("trade_cost", 0.0006)),
-                     engine=merged.get("engine") or "turbo", sampler=sampler, across_pairs=across,
-                     seed=merged.get("seed"))
+                     constraints=constraints, days=days, start=start, end=end, resolution=resolution,
+                     trade_cost=trade_cost, engine=_one_of("engine", merged.get("engine") or "turbo", ENGINES),
+                     sampler=sampler, across_pairs=across, seed=seed,
+                     feature_timing=_one_of("feature_timing", merged.get("feature_timing") or "close", FEATURE_TIMINGS))
+    _check_loads(spec, user_module)
+    return spec
+
+
+def _check_loads(spec: StudySpec, user_module: str | None) -> None:
+    """The fixed fields with points of the space must make a valid controller config: the lowest
+    (first) values, else any of a few seeded random points (a space may hold invalid combinations,
+    which become failed trials, but not only those). A ConfigError with the first failure if none
+    loads; a ControllerError if the controller's own validation raises anything else."""
+    from hbopt.engine.controllers import load_config
+
+    lowest = {p.name: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
+              for p in spec.space}
+    first = None
+    for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(8)]:
+        try:
+            load_config(spec.config_for(spec.pairs[0], config_fields(point)), user_module)
+            return
+        except ConfigError as exc:
+            first = first or exc
+        except Exception as exc:  # a validator of the controller's config raised something else
+            raise ControllerError(f"loading the {spec.controller} config raised {type(exc).__name__}: {exc}") from None
+    raise ConfigError(f"fixed and space: no point tried makes a valid config; the first: {first}")

@@ -1,6 +1,6 @@
 """Where studies live: ``$HBOPT_HOME/studies/NAME/`` holds the optuna journal (or the name of the
 storage URL used), the reproducibility manifest, the report and the lock that keeps two runs of
-the same study apart.
+the same study apart. Only a run (``discover``) creates or writes a study; reading one changes nothing.
 """
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ class StudyFolder:
     def report_path(self) -> Path:
         return self.path / "report.html"
 
+    @property
+    def journal_path(self) -> Path:
+        return self.path / "journal.log"
+
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
@@ -64,22 +68,58 @@ class StudyFolder:
         write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, default=str))
 
     def storage(self, url: str | None = None):
-        """The optuna storage: ``url`` if given, else the one recorded, else the study's journal file."""
+        """The optuna storage and its URL (None for the journal): ``url`` if given, else the one
+        recorded, else the study's journal file, created if missing (for a run, under the lock)."""
         url = url or (self.manifest().get("storage") if self.exists() else None)
         if url:
-            try:
-                return optuna.storages.get_storage(url), url
-            except Exception as exc:
-                raise ConfigError(f"cannot open storage {url}: {exc}") from None
+            return open_storage(url), url
         from optuna.storages.journal import JournalFileBackend
 
         self.path.mkdir(parents=True, exist_ok=True)
-        journal = self.path / "journal.log"
-        return optuna.storages.JournalStorage(JournalFileBackend(str(journal))), None
+        return optuna.storages.JournalStorage(JournalFileBackend(str(self.journal_path))), None
 
     def load(self) -> optuna.Study:
+        """The study, to read: a ConfigError if there is none by this name; creates nothing. (A torn
+        last journal line, left by a killed run, is skipped: optuna ignores it when reading.)"""
+        url = self.manifest().get("storage")
+        if url is None and not self.journal_path.is_file():
+            raise ConfigError(f"study {self.name} has no journal ({self.journal_path})")
         storage, _ = self.storage()
-        return optuna.load_study(study_name=self.name, storage=storage)
+        try:
+            return optuna.load_study(study_name=self.name, storage=storage)
+        except KeyError:
+            raise ConfigError(f"study {self.name} is not in its storage {url or self.journal_path}") from None
+
+    def repair_journal(self) -> list[str]:
+        """Drop a torn last line of the journal (a run killed mid-write) so that appends start on a
+        line of their own; call under the study lock. Returns a warning for the user, if it did."""
+        if not self.journal_path.is_file():
+            return []
+        with open(self.journal_path, "rb+") as journal:
+            size = journal.seek(0, 2)
+            keep = size
+            while keep > 0:
+                chunk = min(keep, 1 << 16)
+                journal.seek(keep - chunk)
+                newline = journal.read(chunk).rfind(b"\n")
+                if newline >= 0:
+                    keep = keep - chunk + newline + 1
+                    break
+                keep -= chunk
+            if keep == size:
+                return []
+            journal.truncate(keep)
+        return [f"study {self.name}: dropped the torn last line of its journal ({size - keep} bytes a killed run "
+                "left half-written)"]
+
+
+def open_storage(url: str):
+    """The optuna storage at ``url`` (an RDB URL such as ``sqlite:///studies.db``); ConfigError if
+    it cannot be opened."""
+    try:
+        return optuna.storages.get_storage(url)
+    except Exception as exc:
+        raise ConfigError(f"cannot open storage {url}: {exc}") from None
 
 
 def list_study_names() -> list[str]:

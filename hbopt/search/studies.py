@@ -15,12 +15,12 @@ from optuna.trial import TrialState
 
 from hbopt.cache.files import write_text_atomic
 from hbopt.engine.pool import BacktestPool, WorkerSetup
-from hbopt.errors import ConfigError, DataError, HboptError
+from hbopt.errors import ConfigError, from_description
 from hbopt.search.optimize import Optimizer, Progress, make_sampler
 from hbopt.search.report import write_report
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
-from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
+from hbopt.search.storage import StudyFolder, list_study_names, new_manifest, open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -34,31 +34,37 @@ def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]
 
 
 def _open(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None) -> optuna.Study:
-    storage, url = folder.storage(storage_url)
+    """The study to run, created with its manifest if new; resuming with a different spec is refused."""
     spec_dict = spec.to_dict()
-    if folder.exists():
-        recorded = folder.manifest()["spec"]
+    exists = folder.exists()
+    if exists:
+        recorded = {"feature_timing": "close", **folder.manifest()["spec"]}  # studies from before feature_timing
         changed = [k for k in ("controller", "connector", "pairs", "space", "objective", "constraints", "window",
-                               "resolution", "trade_cost", "across_pairs", "fixed")
+                               "resolution", "trade_cost", "across_pairs", "fixed", "feature_timing")
                    if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
                    json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
         if changed:
             raise ConfigError(f"study {folder.name} exists with a different {', '.join(changed)}; "
                               "resume it with the same study file and options, or pick another --study name")
-    else:
-        folder.write_manifest(new_manifest(folder.name, spec_dict, url, user_module))
+    storage, url = folder.storage(storage_url)
     directions = [o.direction for o in spec.objectives]
-    return optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
-                               sampler=make_sampler(spec), load_if_exists=True)
+    study = optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
+                                sampler=make_sampler(spec), load_if_exists=True)
+    if not exists:
+        folder.write_manifest(new_manifest(folder.name, spec_dict, url, user_module))
+    return study
 
 
 def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | None = None,
              storage_url: str | None = None, trial_timeout: float | None = None, max_worker_mb: float | None = None,
              controllers_path: str | None = None, user_module: str | None = None, report: bool = True,
              on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None) -> list[dict]:
-    """Run ``n_trials`` more trials of each study ``spec`` makes; returns a summary per study."""
+    """Run ``n_trials`` more trials of each study ``spec`` makes; returns a summary per study, whose
+    ``warnings`` say what was repaired on the way (a torn journal line)."""
     from hbopt.cache.mirror import Mirror
 
+    if storage_url:
+        open_storage(storage_url)  # a bad URL is refused before any study folder or worker exists
     Mirror.default().refresh()  # workers memory-map the mirror; make it current first
     summaries = []
     setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
@@ -67,6 +73,7 @@ def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | Non
             folder = StudyFolder(name)
             folder.path.mkdir(parents=True, exist_ok=True)
             with folder.lock():
+                warnings = folder.repair_journal()
                 study = _open(folder, study_spec, storage_url, user_module)
                 began = time.time()
                 optimizer = Optimizer(study, study_spec, pool)
@@ -75,7 +82,7 @@ def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | Non
                 _refuse_if_hopeless(progress)
                 if report:
                     write_report(folder, study, study_spec)
-                summaries.append(summary(folder, study, progress))
+                summaries.append({**summary(folder, study, progress), "warnings": warnings})
     return summaries
 
 
@@ -88,17 +95,25 @@ def _record_run(folder: StudyFolder, began: float, progress: Progress, workers: 
 
 
 def _refuse_if_hopeless(progress: Progress) -> None:
-    """Every trial failed: say why as a data or config error rather than a silent empty study."""
+    """Every trial failed: raise the first failure's error class (a DataError exits 3, a
+    ConfigError 4, a ControllerError 8; anything else is an internal error) rather than leave a
+    silent empty study."""
     if progress.done and progress.failed == progress.done:
         first = progress.errors[0]
-        error = DataError if first.startswith("DataError") else ConfigError if first.startswith("ConfigError") \
-            else HboptError
-        raise error(f"all {progress.done} trials failed; the first: {first}")
+        raise type(from_description(first))(f"all {progress.done} trials failed; the first: {first}")
 
 
 # ------------------------------------------------------------------------------------ reading
 def _spec_of(folder: StudyFolder) -> dict:
     return folder.manifest()["spec"]
+
+
+ABANDONED = "abandoned: its run ended before it finished"
+
+
+def trial_error(t: optuna.trial.FrozenTrial) -> str | None:
+    """Why a trial failed; a failed trial without a recorded reason was left running by a killed run."""
+    return t.user_attrs.get("error", ABANDONED if t.state == TrialState.FAIL else None)
 
 
 def feasible_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -136,7 +151,7 @@ def trial_row(t: optuna.trial.FrozenTrial) -> dict:
             "net_pnl_quote": [m.get("net_pnl_quote") for m in metrics],
             "total_executors": [m.get("total_executors") for m in metrics],
             "max_drawdown_pct": [m.get("max_drawdown_pct") for m in metrics],
-            "sharpe_ratio": [m.get("sharpe_ratio") for m in metrics]}
+            "sharpe_ratio": [m.get("sharpe_ratio") for m in metrics], "warnings": t.user_attrs.get("warnings", [])}
 
 
 def list_studies() -> list[dict]:
@@ -175,19 +190,20 @@ def export_trials(name: str, fmt: str) -> str:
     for t in study.get_trials(deepcopy=False):
         metrics = (t.user_attrs.get("metrics") or [{}])
         rows.append({"number": t.number, "state": t.state.name, "values": t.values, "params": t.params,
-                     "metrics": metrics, "configs": t.user_attrs.get("configs"), "error": t.user_attrs.get("error"),
-                     "duplicate_of": t.user_attrs.get("duplicate_of"), "seconds": t.user_attrs.get("seconds")})
+                     "metrics": metrics, "configs": t.user_attrs.get("configs"), "error": trial_error(t),
+                     "warnings": t.user_attrs.get("warnings", []), "duplicate_of": t.user_attrs.get("duplicate_of"),
+                     "seconds": t.user_attrs.get("seconds")})
     if fmt == "jsonl":
         return "".join(json.dumps(r, default=str) + "\n" for r in rows)
     buffer = io.StringIO()
     param_names = sorted({k for r in rows for k in r["params"]})
     metric_names = sorted({k for r in rows for m in r["metrics"] for k in m if k not in ("close_types", "warnings")})
     writer = csv.writer(buffer)
-    writer.writerow(["number", "state", "values", *param_names, *metric_names, "error"])
+    writer.writerow(["number", "state", "values", *param_names, *metric_names, "error", "warnings"])
     for r in rows:
         first = r["metrics"][0] if r["metrics"] else {}
         writer.writerow([r["number"], r["state"], json.dumps(r["values"]), *(r["params"].get(p, "") for p in param_names),
-                         *(first.get(m, "") for m in metric_names), r["error"] or ""])
+                         *(first.get(m, "") for m in metric_names), r["error"] or "", "; ".join(r["warnings"])])
     return buffer.getvalue()
 
 

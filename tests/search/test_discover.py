@@ -1,10 +1,12 @@
 """``hbopt discover`` end to end: real workers, real optuna studies on disk, no network."""
+import collections
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import optuna
 import pytest
@@ -121,7 +123,8 @@ def test_a_trial_that_raises_hangs_or_kills_its_worker_fails_alone(two_pairs, hb
     assert run.code == 0, run.err
     outcome = {t.params["mode"]: (t.state.name, t.user_attrs.get("error", "")) for t in trials_of("chaos")}
     assert outcome["calm"][0] == outcome["calm2"][0] == "COMPLETE"
-    assert outcome["raise"] == ("FAIL", "RuntimeError: chaos: boom")
+    assert outcome["raise"][0] == "FAIL" and outcome["raise"][1].startswith("ControllerError: ")
+    assert "RuntimeError: chaos: boom" in outcome["raise"][1]
     assert outcome["hang"] == ("FAIL", "timed out after 20s")
     assert outcome["die"][0] == "FAIL" and "the worker died (exit code 13" in outcome["die"][1]
 
@@ -151,10 +154,9 @@ def test_a_killed_run_resumes_without_losing_finished_trials(two_pairs, tmp_path
     command = [sys.executable, "-m", "hbopt", "discover", *SMALL, "--pairs", PAIR, "--iter", "400", "--workers", "2",
                "--study", "k", "--sampler", "random", "--quiet", "--no-report"]
     process = subprocess.Popen(command, env=env, start_new_session=True)
-    journal = StudyFolder("k").path / "journal.log"
     deadline = time.time() + 120
     while time.time() < deadline:
-        if journal.exists() and sum(1 for t in trials_of("k") if t.state.name == "COMPLETE") >= 5:
+        if StudyFolder("k").exists() and sum(1 for t in trials_of("k") if t.state.name == "COMPLETE") >= 5:
             break
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
@@ -204,3 +206,40 @@ def test_parameters_already_tried_are_not_run_again_nor_ranked_twice(two_pairs, 
         assert twin.values == original.values
     best = json.loads(hbopt("study", "best", "tiny", "--top", "6", "--json").out)
     assert sorted(b["params"]["bb_length"] for b in best) == [40, 60]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_constraints_use_optunas_current_api_and_infeasible_trials_are_never_ranked(two_pairs, hbopt, tmp_path,
+                                                                                      sampler):
+    study = tmp_path / "constrained.yml"
+    study.write_text(yaml.safe_dump({"constraints": {"min_executors": 100000, "max_drawdown": 1.0}}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = hbopt("discover", study, *SMALL, "--pairs", PAIR, "--iter", "3", "--workers", "1", "--study", "c",
+                    "--sampler", sampler, "--json", "--no-report")
+    assert run.code == 0, run.err
+    assert not [w for w in caught if "deprecated" in str(w.message)]
+    trials = trials_of("c")
+    assert len(trials) == 3 and all(t.constraints["min_executors"] > 0 >= t.constraints["max_drawdown"]
+                                    for t in trials)
+    assert json.loads(run.out)[0]["best"] == [] and json.loads(hbopt("study", "best", "c", "--json").out) == []
+
+
+def test_backtest_warnings_are_kept_per_trial_counted_in_the_table_and_listed_in_the_report(store, hbopt):
+    store.add(CandleKey(CONNECTOR, PAIR, "1m"), synth.generate(3, "1m", seed=1, gap_rate=0.01), {"synthetic": True})
+    store.add(CandleKey(CONNECTOR, "ETH-USDT", "1m"), synth.generate(3, "1m", seed=2), {"synthetic": True})
+    run = hbopt("discover", *SMALL, "--pairs", "ALL", "--across-pairs", "mean", "--iter", "2", "--workers", "1",
+                "--study", "w", "--sampler", "random", "--seed", "1")
+    assert run.code == 0, run.err
+    trials = trials_of("w")
+    gaps = [w for w in trials[0].user_attrs["warnings"] if "missing candle(s)" in w]
+    assert len(gaps) == 1 and gaps[0].startswith(f"{PAIR}: ")
+    assert not any(w.startswith("ETH-USDT: ") and "missing candle(s)" in w for w in trials[0].user_attrs["warnings"])
+    best = json.loads(hbopt("study", "best", "w", "--json").out)
+    assert [len(b["warnings"]) for b in best] == [len(t.user_attrs["warnings"]) for t in
+                                                  sorted(trials, key=lambda t: -t.values[0])]
+    assert "warnings" in run.out  # the final table's column
+    report = StudyFolder("w").report_path.read_text()
+    everywhere = collections.Counter(w for t in trials for w in t.user_attrs["warnings"])
+    assert "<h2>Warnings</h2>" in report and all(f"<li>{n} x {w}</li>" in report for w, n in everywhere.items())
+    assert all(f"<li>#{t.number}: {'; '.join(t.user_attrs['warnings'])}</li>" in report for t in trials)

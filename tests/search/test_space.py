@@ -50,6 +50,9 @@ def test_grid_expands_conditional_branches_and_config_fields_drop_steering_param
     ({"x": {"type": "int", "low": 1, "high": 5, "when": {"y": 1}}}, "condition on y, which is not an earlier"),
     ({"x": {"type": "real", "low": 1, "high": 5}}, "needs a type"),
     ({"x": {"type": "int", "low": 1, "high": 5, "stepp": 1}}, "unknown key(s) stepp"),
+    ({"x": {"type": "float", "low": 0, "high": float("inf")}}, "x: low, high and step must be finite numbers"),
+    ({"x": {"type": "float", "low": 0, "high": 1, "step": float("nan")}}, "x: low, high and step must be finite"),
+    ({"x": {"type": "int", "low": 1, "high": 5, "when": ["y"]}}, "x: when must be a mapping"),
 ])
 def test_bad_spaces_are_config_errors_naming_the_parameter(raw, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
