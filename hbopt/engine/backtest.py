@@ -87,9 +87,9 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         if engine == "stock" or fallback:
             from hbopt.engine.stock import StockBacktestingEngine
             outcome = run(StockBacktestingEngine)
-    engine_run, output, start, end, warnings, run_s = outcome
+    features_interval, output, start, end, warnings, run_s = outcome
     ticks = len(output["processed_data"].get("features", ()))
-    warnings += (feature_timing_warning(engine_run.features_interval, resolution, feature_timing)
+    warnings += (feature_timing_warning(features_interval, resolution, feature_timing)
                  + config_warnings(controller_config, resolution)
                  + outcome_warnings(output["executors"], trade_cost))
     result = json_safe(output["results"])
@@ -141,4 +141,5 @@ async def _run_engine(engine, controller_config, start, end, days, resolution, t
         raise DataError(f"no tick between {utc(start)} and {utc(end)} has the controller's indicators ready: "
                         "Hummingbot's engine shows a controller only the candles inside the window, so "
                         "their warm-up must fit in it; use a longer window") from None
-    return engine, output, start, end, warnings, time.perf_counter() - began
+    # The engine itself is not returned: freed now, its arrays never outlive the run.
+    return engine.features_interval, output, start, end, warnings, time.perf_counter() - began
