@@ -14,6 +14,7 @@ step controllers list
 step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30
 step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30 --turbo
 step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo
+step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo --feature-timing open   # Hummingbot's look-ahead
 step backtest --controller pmm "${pair[@]}" --set buy_spreads=0.004,0.01 --set sell_spreads=0.004,0.01 --days 30 --turbo
 step discover --controller bollinger --connector binance_perpetual --pairs BTC-USDT --days 30 --iter 60 \
     --turbo --seed 1 --study demo --top 5
