@@ -32,6 +32,33 @@ def _default_candles() -> CandleWindows:
     return CandleWindows(mirror.load)
 
 
+def check_settings(engine: str, resolution: str, trade_cost: float, feature_timing: str,
+                   days: float | None = None) -> None:
+    """A :class:`ConfigError` naming the first of these :func:`backtest` arguments it would refuse
+    (a study checks its settings with it before anything runs)."""
+    for setting, value, choices in (("engine", engine, ENGINES), ("feature_timing", feature_timing, FEATURE_TIMINGS)):
+        if value not in choices:
+            raise ConfigError(f"{setting} must be one of {', '.join(choices)}, not {value!r}")
+    try:
+        tick = interval_seconds(resolution)
+    except ConfigError as exc:
+        raise ConfigError(f"resolution: {exc}") from None
+    if tick < 60:
+        raise ConfigError(f"resolution must be 1m or longer, not {resolution!r}")
+    if not _is_finite_number(trade_cost):
+        raise ConfigError(f"trade_cost must be a finite number, not {trade_cost!r}")
+    if not 0 <= trade_cost < 1:
+        raise ConfigError(f"trade_cost must be a fraction >= 0 and < 1, not {trade_cost:g}")
+    if days is not None and not _is_finite_number(days):
+        raise ConfigError(f"days must be a finite number, not {days!r}")
+    if days is not None and days <= 0:
+        raise ConfigError(f"days must be more than 0, not {days:g}")
+
+
+def _is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
              trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
              candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
@@ -53,18 +80,9 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     An exception raised by the controller's code or by Hummingbot becomes a
     :class:`ControllerError` naming the file and line.
     """
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    if feature_timing not in FEATURE_TIMINGS:
-        raise ConfigError(f"unknown feature timing {feature_timing!r}; use one of {', '.join(FEATURE_TIMINGS)}")
-    if interval_seconds(resolution) < 60:
-        raise ConfigError("the backtest resolution must be 1m or coarser")
     if (days is None) == (start is None or end is None):
         raise ConfigError("give either days or both start and end")
-    if days is not None and not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
-        raise ConfigError(f"days must be a positive number, not {days!r}")
-    if not (isinstance(trade_cost, (int, float)) and math.isfinite(trade_cost) and 0 <= trade_cost < 1):
-        raise ConfigError(f"the trade cost must be a fraction between 0 and 1, not {trade_cost!r}")
+    check_settings(engine, resolution, trade_cost, feature_timing, days)
     if days is None and start >= end:
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()

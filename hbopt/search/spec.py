@@ -33,9 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hbopt.cache.candles import interval_seconds
 from hbopt.cache.files import read_yaml_mapping
-from hbopt.engine import ENGINES, FEATURE_TIMINGS
+from hbopt.engine.backtest import check_settings
 from hbopt.engine.market_data import utc
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.errors import ConfigError, ControllerError
@@ -234,18 +233,11 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
             raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     else:
         days = 90 if days is None else _finite("days", days)
-        if days <= 0:
-            raise ConfigError(f"days must be more than 0, not {days:g}")
-    resolution = merged.get("resolution") or "1m"
-    try:
-        too_fine = interval_seconds(str(resolution)) < 60
-    except ConfigError as exc:
-        raise ConfigError(f"resolution: {exc}") from None
-    if too_fine:
-        raise ConfigError(f"resolution must be 1m or longer, not {resolution!r}")
+    resolution = str(merged.get("resolution") or "1m")
     trade_cost = float(_finite("trade_cost", merged.get("trade_cost", 0.0006)))
-    if not 0 <= trade_cost < 1:
-        raise ConfigError(f"trade_cost must be a fraction >= 0 and < 1, not {trade_cost:g}")
+    engine = merged.get("engine") or "turbo"
+    feature_timing = merged.get("feature_timing") or "close"
+    check_settings(engine, resolution, trade_cost, feature_timing, days)
     seed = merged.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
         raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
@@ -266,9 +258,8 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     spec = StudySpec(controller=controller, controller_type=controller_type, connector=connector,
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
-                     trade_cost=trade_cost, engine=_one_of("engine", merged.get("engine") or "turbo", ENGINES),
-                     sampler=sampler, across_pairs=across, seed=seed,
-                     feature_timing=_one_of("feature_timing", merged.get("feature_timing") or "close", FEATURE_TIMINGS))
+                     trade_cost=trade_cost, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
+                     feature_timing=feature_timing)
     _check_loads(spec, user_module)
     return spec
 

@@ -136,8 +136,8 @@ def test_an_indicator_column_nan_on_every_row_is_named_not_blamed_on_the_window(
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--controller", "bollinger", "--days", "nan"], 4, "days must be a positive number"),
-    (["--controller", "bollinger", "--trade-cost", "inf"], 4, "trade cost must be a fraction"),
+    (["--controller", "bollinger", "--days", "nan"], 4, "days must be a finite number, not nan"),
+    (["--controller", "bollinger", "--trade-cost", "inf"], 4, "trade_cost must be a finite number, not inf"),
     (["--controller", "bollinger", "--set", "bb_length=300", "--days", "0.1"], 3, "use a longer window"),
 ])
 def test_bad_values_and_windows_are_config_and_data_errors(market, hbopt, args, code, message):
