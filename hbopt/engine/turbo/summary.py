@@ -14,14 +14,12 @@ from collections import Counter
 import numpy as np
 from hummingbot.core.data_type.common import TradeType
 
+from hbopt.engine.parity import SUMMARY_FIELDS
+
 
 def empty_summary() -> dict:
-    """Hummingbot's summary of a run without executors."""
-    keys = ("net_pnl", "net_pnl_quote", "total_executors", "total_executors_with_position", "total_volume",
-            "total_long", "total_short", "close_types", "accuracy_long", "accuracy_short", "total_positions",
-            "accuracy", "max_drawdown_usd", "max_drawdown_pct", "sharpe_ratio", "profit_factor", "win_signals",
-            "loss_signals", "unrealized_pnl_quote", "position_realized_pnl_quote", "total_fees_quote")
-    return dict.fromkeys(keys, 0)
+    """Hummingbot's summary of a run without executors: every metric 0."""
+    return dict.fromkeys(SUMMARY_FIELDS, 0)
 
 
 def _column_sum(values: list):
