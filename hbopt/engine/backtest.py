@@ -16,7 +16,7 @@ from hbopt.engine.diagnostics import config_warnings, feature_timing_warning, ou
 from hbopt.engine.failures import blame
 from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
-from hbopt.engine.results import json_safe, ledger_row
+from hbopt.engine.results import json_safe, ledger_row, pnl_series
 from hbopt.errors import ConfigError, DataError, HboptError
 
 ENGINES = ("stock", "turbo")
@@ -72,7 +72,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
     The result holds Hummingbot's ``summarize_results`` metrics plus ``engine`` (the engine that
     ran), ``feature_timing``, ``config`` (the resolved config), ``start``, ``end``, ``resolution``,
-    ``trade_cost``, ``timings``, ``warnings`` and ``versions``; asked for turbo, it adds
+    ``trade_cost``, ``timings``, ``warnings``, ``versions`` and ``pnl``, the PnL per period
+    (:func:`hbopt.engine.results.pnl_series`); asked for turbo, it adds
     ``turbo_fallback``: why the stock engine ran instead, or ``None``; with ``ledger`` also
     ``executors``, one record per executor. Passing ``config``, ``start``, ``end``,
     ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
@@ -112,6 +113,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
                  + outcome_warnings(output["executors"], trade_cost))
     result = json_safe(output["results"])
     result.update({
+        "pnl": pnl_series(output["pnl_timeseries"], int(start), int(end), result.get("net_pnl_quote")),
         "engine": "turbo" if engine == "turbo" and not fallback else "stock",
         **({"turbo_fallback": fallback} if engine == "turbo" else {}),
         "feature_timing": feature_timing,
@@ -141,12 +143,40 @@ def _run(engine_class, controller_config, start, end, days, resolution, trade_co
         raise blamed from exc
 
 
+def data_window(config: dict, resolution: str = "1m", *, days: float | None = None, start: int | None = None,
+                end: int | None = None, candles: CandleSource | CandleWindows | None = None,
+                user_module: str | None = None) -> dict:
+    """The window a :func:`backtest` of ``config`` with these arguments runs on, without running
+    it: ``{"start", "end", "warmup"}`` in epoch seconds, ``warmup`` being how long before
+    ``start`` its earliest candle is (the controller's indicator warm-up)."""
+    if candles is None:
+        candles = _default_candles()
+    elif not isinstance(candles, CandleWindows):
+        candles = CandleWindows(candles)
+    from hbopt.engine.stock import StockBacktestingEngine
+
+    async def feeds_of(controller_config):  # Hummingbot's engine and provider want a running loop
+        return _feeds(StockBacktestingEngine(), controller_config, resolution)
+
+    with offline():
+        feeds = asyncio.run(feeds_of(load_config(config, user_module)))
+    if days is not None:
+        start, end = window_for_days(feeds, candles, days)
+    return {"start": int(start), "end": int(end), "warmup": max(f.warmup for f in feeds)}
+
+
+def _feeds(engine, controller_config, resolution: str):
+    """The candle feeds the controller reads, from an instance made on the engine's provider."""
+    probe = controller_config.get_controller_class()(config=controller_config,
+                                                     market_data_provider=engine.backtesting_data_provider,
+                                                     actions_queue=None)
+    return required_feeds(probe, resolution)
+
+
 async def _run_engine(engine, controller_config, start, end, days, resolution, trade_cost, candles):
     logging.getLogger("hummingbot").setLevel(logging.WARNING)
     provider = engine.backtesting_data_provider
-    probe = controller_config.get_controller_class()(config=controller_config, market_data_provider=provider,
-                                                     actions_queue=None)
-    feeds = required_feeds(probe, resolution)
+    feeds = _feeds(engine, controller_config, resolution)
     if days is not None:
         start, end = window_for_days(feeds, candles, days)
     warnings = fill_provider(provider, controller_config, feeds, candles, start, end)

@@ -11,11 +11,11 @@ SUMMARY_FIELDS = ("net_pnl", "net_pnl_quote", "total_executors", "total_executor
 
 
 def differences(expected: dict, actual: dict, limit: int = 5) -> list[str]:
-    """What differs between two results made with ``ledger=True``: every summary metric and every
-    field of each executor, in order, compared exactly (a float equal to the last bit). An empty
-    list means parity."""
+    """What differs between two results made with ``ledger=True``: every summary metric, the PnL
+    series and every field of each executor, in order, compared exactly (a float equal to the last
+    bit). An empty list means parity."""
     found = [f"{key}: {expected.get(key)!r} != {actual.get(key)!r}"
-             for key in SUMMARY_FIELDS if expected.get(key) != actual.get(key)]
+             for key in SUMMARY_FIELDS + ("pnl",) if expected.get(key) != actual.get(key)]
     ours, theirs = expected["executors"], actual["executors"]
     if len(ours) != len(theirs):
         found.append(f"executors: {len(ours)} != {len(theirs)}")

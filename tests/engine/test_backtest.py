@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from hbopt.engine import backtest, offline
+from hbopt.engine import backtest, data_window, offline
 from tests.conftest import CONNECTOR, KEY_1M, PAIR
 
 PARITY_CASES = {
@@ -103,6 +103,26 @@ def test_the_one_hour_feed_coexists_with_the_one_minute_feed(market):
     result = backtest({"controller_name": "ma_cross", "connector_name": CONNECTOR, "trading_pair": PAIR,
                        "fast_ma": 3, "slow_ma": 8}, days=4)
     assert result["timings"]["ticks"] > 3 * 1440 and result["total_executors"] > 0
+
+
+def test_a_result_carries_its_pnl_per_period_summing_to_the_net_pnl(market):
+    config = {"controller_name": "ma_cross", "connector_name": CONNECTOR, "trading_pair": PAIR, "fast_ma": 3,
+              "slow_ma": 8, "time_limit": 3600}
+    result = backtest(config, days=4, engine="turbo", ledger=True)
+    pnl = result["pnl"]
+    assert pnl["period"] == 3600 and len(pnl["values"]) == 4 * 24  # 4 days, under 64 periods of 4 h
+    assert sum(pnl["values"]) == pytest.approx(result["net_pnl_quote"], abs=1e-4)
+    closes = [e for e in result["executors"] if e["close_timestamp"] is not None]
+    first_close = min(e["close_timestamp"] for e in closes)  # nothing is credited before the first close
+    assert all(v == 0 for v in pnl["values"][:int((first_close - result["start"]) // 3600)])
+
+
+def test_data_window_says_where_a_backtest_would_run_and_its_warm_up(market):
+    config = {"controller_name": "ma_cross", "connector_name": CONNECTOR, "trading_pair": PAIR, "fast_ma": 3, "slow_ma": 8}
+    window = data_window(config, days=4)
+    result = backtest(config, days=4)
+    assert (window["start"], window["end"]) == (result["start"], result["end"])
+    assert window["warmup"] >= 8 * 3600  # 1h candles for the slow average at least
 
 
 @pytest.mark.parametrize("args, message", [
