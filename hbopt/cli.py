@@ -93,8 +93,9 @@ def candle_key(connector, pair, interval):
 @click.option("--start-price", type=float, default=60_000.0, show_default=True)
 @click.option("--end", help="End of the series (UTC date or epoch s); default 2026-01-01, so a seed always "
                             "gives the same candles.")
-@click.option("--regime", type=click.Choice(["mixed", "trending", "ranging", "walk"]), default="mixed",
-              show_default=True, help="walk: a martingale, no trend and no mean reversion (no edge exists).")
+@click.option("--regime", type=click.Choice(["mixed", "trending", "ranging", "walk", "revert"]), default="mixed",
+              show_default=True, help="walk: a martingale, no trend and no mean reversion (no edge exists); "
+                                      "revert: a walk plus a mean-reverting component (an edge for mean reversion).")
 @click.option("--gap-rate", type=float, default=0.0, show_default=True, help="Chance a data gap starts at a candle.")
 @click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
 @click.option("--json", "as_json", is_flag=True)

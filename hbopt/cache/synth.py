@@ -5,14 +5,16 @@ Deterministic for a seed. Log returns are ``drift + sigma_t * z_t + jumps``:
 
 - ``sigma_t`` is stochastic volatility with two log-normal factors (one slow, half-life days;
   one fast, half-life hours), so calm and turbulent spells cluster, times an intraday cycle; it
-  is scaled so the annualised volatility, jumps included, averages ``annual_vol``
+  is scaled so the annualised volatility, jumps (and revert's OU) included, averages ``annual_vol``
   (default 60%, where BTC usually lies);
 - ``z_t`` is Student-t with 5 degrees of freedom (fat tails), scaled to unit variance;
 - jumps arrive about once every three days, a few tenths of a percent to a few percent;
 - a Markov chain switches between ranging (mean-reverting), bull and bear regimes with a modest
   drift, so the price wanders like a market rather than running away (over 120 days the
   highest price stays within a few times the lowest). ``regime="walk"`` has neither drift nor
-  reversion: a martingale, on which no strategy has an edge.
+  reversion: a martingale, on which no strategy has an edge. ``regime="revert"`` is that walk
+  plus a mean-reverting (Ornstein-Uhlenbeck) component in log price, half-life 30 minutes and
+  stdev 0.35%, which takes most of the 1m variance: an edge for Bollinger-style mean reversion.
 
 Candles are consistent (low <= open, close <= high) and volume grows with volatility and the
 size of the move. :func:`statistics` measures what a series really looks like.
@@ -29,7 +31,7 @@ from hbopt.errors import ConfigError
 DEFAULT_END = int(pd.Timestamp("2026-01-01", tz="UTC").timestamp())
 DEFAULT_ANNUAL_VOL = 0.6
 DEFAULT_START_PRICE = 60_000.0
-REGIMES = ("mixed", "trending", "ranging", "walk")
+REGIMES = ("mixed", "trending", "ranging", "walk", "revert")
 YEAR = 365 * 86400
 
 _TREND_PER_DAY = 0.012                 # drift of bull/bear regimes, in log price per day
@@ -39,13 +41,15 @@ _VOL_FACTORS = ((5 * 86400, 0.35), (2 * 3600, 0.3))  # (half-life s, stdev of lo
 _SEASON = 0.25                         # intraday volatility cycle amplitude
 _T_DOF = 5.0                           # fat tails
 _JUMPS_PER_DAY, _JUMP_SIZE = 0.3, 0.008
+_REVERT_FACTOR = (1800, 0.0035)        # revert: OU in log price (half-life s, stdev at the default vol)
 _GAP_MEAN_CANDLES = 30
 _QUOTE_VOLUME_PER_MINUTE = 2e6          # typical traded value of a 1m candle, in quote
 
 
 def _regime_path(n: int, per_day: float, regime: str, rng: np.random.Generator) -> np.ndarray:
-    """Per-candle regime: 0 ranging, +1 bull, -1 bear (all 0, unused, for a walk)."""
-    allowed = {"mixed": (0, 1, -1), "trending": (1, -1), "ranging": (0,), "walk": (0,)}[regime]
+    """Per-candle regime: 0 ranging, +1 bull, -1 bear (all 0, unused, for a walk or revert)."""
+    allowed = {"mixed": (0, 1, -1), "trending": (1, -1), "ranging": (0,), "walk": (0,),
+               "revert": (0,)}[regime]
     out = np.empty(n, dtype=np.int8)
     i = 0
     while i < n:
@@ -92,7 +96,10 @@ def generate(days: float, interval: str = "1m", seed: int = 0, start_price: floa
 
     jump_rate = _JUMPS_PER_DAY / per_day
     jump_variance = jump_rate * _JUMP_SIZE ** 2
-    diffusive_variance = annual_vol ** 2 * step / YEAR - jump_variance
+    half_life, amplitude = _REVERT_FACTOR[0], _REVERT_FACTOR[1] * annual_vol / DEFAULT_ANNUAL_VOL
+    phi = 0.5 ** (step / half_life)
+    revert_variance = 2 * (1 - phi) * amplitude ** 2 if regime == "revert" else 0.0  # of an OU step
+    diffusive_variance = annual_vol ** 2 * step / YEAR - jump_variance - revert_variance
     if diffusive_variance <= 0:
         raise ConfigError(f"a volatility of {annual_vol:g} is too low for {interval} candles")
     hours = (timestamps % 86400) / 3600
@@ -103,9 +110,13 @@ def generate(days: float, interval: str = "1m", seed: int = 0, start_price: floa
     jumps = np.where(rng.random(n) < jump_rate, rng.normal(0.0, _JUMP_SIZE, n), 0.0)
     regimes = _regime_path(n, per_day, regime, rng)
     noise = sigmas * shocks + jumps
+    if regime == "revert":  # the OU component: Student-t shocks scaled like sigma_t, started stationary
+        ou = rng.standard_t(_T_DOF, n) * np.sqrt((_T_DOF - 2) / _T_DOF) * sigmas / np.sqrt(diffusive_variance)
+        ou *= amplitude * np.sqrt(1 - phi ** 2)
+        noise += np.diff(lfilter([1.0], [1.0, -phi], np.r_[rng.normal(0.0, amplitude), ou]))
 
     drift = regimes * _TREND_PER_DAY / per_day
-    kappa = np.log(2) / (_REVERSION_HALF_LIFE_DAYS * per_day) if regime != "walk" else 0.0
+    kappa = np.log(2) / (_REVERSION_HALF_LIFE_DAYS * per_day) if regime not in ("walk", "revert") else 0.0
     returns = np.empty(n)
     log_price = anchor = 0.0
     for i in range(n):  # the pull depends on the path so far
