@@ -425,51 +425,84 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-@cli.command(context_settings=CONTEXT)
-@click.argument("study_file", required=False, type=click.Path(path_type=Path))
-@click.option("--controller", help="Controller to optimise (default: the study file's, else hbopt.yml's, else bollinger).")
-@click.option("--connector", help="Connector (default: the study file's or the controller's).")
-@click.option("--pairs", help="Comma-separated pairs, or ALL for every pair stored for the connector.")
-@click.option("--across-pairs", type=click.Choice(["mean", "min"]), help="One parameter set scored over all pairs.")
-@click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True, help="Trials to add per study.")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: usable cores].")
-@click.option("--seed", type=int, help="Sampler seed (random search: the same trials whatever --workers is).")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "nsga2"]), help="[default: tpe; nsga2 for several objectives]")
-@click.option("--objective", "objectives", multiple=True, metavar="METRIC[:minimize]", help="Repeat for a Pareto front.")
-@click.option("--study", "study_name", help="Study name; the same name again resumes it.")
-@click.option("--storage", help="Optuna storage URL [default: a journal file in the study folder].")
-@click.option("--days", type=float, help="The last N days of stored data per pair [default: 90].")
-@click.option("--start", help="Window start (UTC date or epoch s).")
-@click.option("--end", help="Window end (UTC date or epoch s).")
-@click.option("--resolution", help="Backtest tick interval [default: 1m].")
-@click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006].")
-@click.option("--turbo/--stock", default=None, help="Engine [default: the study file's, else stock].")
-@click.option("--feature-timing", type=click.Choice(["close", "open"]),
-              help=FEATURE_TIMING_HELP + " [default: the study file's, else close]")
-@click.option("--trial-timeout", type=float, callback=positive,
-              help="Fail a trial running longer than this many seconds.")
-@click.option("--max-worker-mb", type=float, callback=positive, default=2048,
-              show_default=True, help="Recycle a worker above this RSS.")
-@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
-@click.option("--top", type=int, default=10, show_default=True, help="Rows of the final table.")
-@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def discover(study_file, controller, connector, pairs, across_pairs, n_trials, workers, seed, sampler, objectives,
-             study_name, storage, days, start, end, resolution, trade_cost, turbo, feature_timing, trial_timeout,
-             max_worker_mb, controllers_path, top, no_report, as_json, quiet):
-    """Search controller parameters with optuna (or random/grid search) on a pool of workers.
+def spec_options(f):
+    """The options that say what a study optimises and on what (discover and walkforward)."""
+    options = [
+        click.argument("study_file", required=False, type=click.Path(path_type=Path)),
+        click.option("--controller", help="Controller to optimise (default: the study file's, else hbopt.yml's, "
+                                          "else bollinger)."),
+        click.option("--connector", help="Connector (default: the study file's or the controller's)."),
+        click.option("--pairs", help="Comma-separated pairs, or ALL for every pair stored for the connector."),
+        click.option("--across-pairs", type=click.Choice(["mean", "min"]), help="One parameter set scored over all pairs."),
+        click.option("--seed", type=int, help="Sampler seed (random search: the same trials whatever --workers is)."),
+        click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "nsga2"]),
+                     help="[default: tpe; nsga2 for several objectives]"),
+        click.option("--objective", "objectives", multiple=True, metavar="METRIC[:minimize]",
+                     help="Repeat for a Pareto front."),
+        click.option("--days", type=float, help="The last N days of stored data per pair [default: 90]."),
+        click.option("--start", help="Window start (UTC date or epoch s)."),
+        click.option("--end", help="Window end (UTC date or epoch s)."),
+        click.option("--resolution", help="Backtest tick interval [default: 1m]."),
+        click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006]."),
+        click.option("--turbo/--stock", default=None, help="Engine [default: the study file's, else stock]."),
+        click.option("--feature-timing", type=click.Choice(["close", "open"]),
+                     help=FEATURE_TIMING_HELP + " [default: the study file's, else close]"),
+        click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
-    \b
-    Examples:
-      hbopt discover --days 90 --iter 1000 --turbo
-      hbopt discover study.yml --pairs BTC-USDT,ETH-USDT --iter 500 --workers 2 --seed 1
-      hbopt discover --controller bollinger --connector binance_perpetual --pairs ALL --sampler random --iter 2000 --json
-      hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
-    """
+
+def pool_options(f):
+    """How the pool of backtest workers runs (discover, walkforward, validate)."""
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: usable cores]."),
+        click.option("--trial-timeout", type=float, callback=positive,
+                     help="Fail a trial running longer than this many seconds."),
+        click.option("--max-worker-mb", type=float, callback=positive, default=2048,
+                     show_default=True, help="Recycle a worker above this RSS."),
+    ]):
+        f = option(f)
+    return f
+
+
+def threshold_options(f):
+    """What a validation's pass needs (discover and validate)."""
+    from hbopt.validate.verdict import Thresholds
+
+    d = Thresholds()
+    for option in reversed([
+        click.option("--min-dsr", type=click.FloatRange(0, 1), default=d.min_dsr, show_default=True,
+                     help="Pass needs the deflated Sharpe ratio (a probability) at least this."),
+        click.option("--max-pbo", type=click.FloatRange(0, 1), default=d.max_pbo, show_default=True,
+                     help="Pass needs the probability of backtest overfitting below this."),
+        click.option("--neighbourhood", type=click.FloatRange(0, 1), default=d.neighbourhood, show_default=True,
+                     help="Pass needs the median neighbour to keep this share of the best's score."),
+        click.option("--min-oos-pnl", type=float, default=d.min_oos_pnl, show_default=True,
+                     help="Pass needs the out-of-sample net PnL (quote) above this."),
+        click.option("--cost-multiple", type=click.FloatRange(1, 100), default=d.cost_multiple, show_default=True,
+                     help="The cost stress runs the best at this multiple of the trade cost."),
+        click.option("--pbo-blocks", type=click.IntRange(2, 24), default=d.pbo_blocks, show_default=True,
+                     help="Blocks the PnL series are cut into for PBO (even)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks):
+    from hbopt.validate.verdict import Thresholds
+
+    if pbo_blocks % 2:
+        raise click.BadParameter("must be even", param_hint="--pbo-blocks")
+    return Thresholds(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
+
+
+def build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
+                     resolution, trade_cost, turbo, feature_timing, controllers_path, holdout=None):
+    """The validated spec the options and study file describe, and the user's controllers module."""
     from hbopt.cache.store import CandleStore
     from hbopt.search.spec import build_spec, read_study_file
-    from hbopt.search.studies import discover as run_discover
 
     user_module = controllers_module(controllers_path)
     if study_file is None and controller is None and Path("hbopt.yml").is_file():
@@ -477,21 +510,64 @@ def discover(study_file, controller, connector, pairs, across_pairs, n_trials, w
     raw = read_study_file(study_file) if study_file else {}
     if (start is None) != (end is None):
         raise click.UsageError("--start and --end go together")
+    if days is not None and start is not None:
+        raise click.UsageError("use --days or --start/--end, not both")
     overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
                  "start": parse_time(start), "end": parse_time(end), "resolution": resolution, "trade_cost": trade_cost,
-                 "engine": None if turbo is None else ("turbo" if turbo else "stock"), "feature_timing": feature_timing}
+                 "engine": None if turbo is None else ("turbo" if turbo else "stock"), "feature_timing": feature_timing,
+                 "holdout": holdout}
     if raw.get("engine") is None and turbo is None:
         overrides["engine"] = "stock"
-    if days is not None and start is not None:
-        raise click.UsageError("use --days or --start/--end, not both")
     store = CandleStore()
     spec = build_spec(raw, overrides, user_module,
                       lambda conn: sorted({k.pair for k in store.keys() if k.connector == conn}))
-    workers = workers or usable_cores()
-    with LiveView(enabled=not (as_json or quiet) and err.is_terminal) as view:
-        summaries = run_discover(spec, n_trials, workers, study_name, storage, trial_timeout, max_worker_mb,
-                                 controllers_path, user_module, report=not no_report, on_progress=view.update)
+    return spec, user_module
+
+
+@cli.command(context_settings=CONTEXT)
+@spec_options
+@click.option("--holdout", type=float, help="Share of the window kept out of the search and used to judge its best; "
+                                            "0 for none [default: the study file's, else 0.25].")
+@click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True, help="Trials to add per study.")
+@click.option("--study", "study_name", help="Study name; the same name again resumes it.")
+@click.option("--storage", help="Optuna storage URL [default: a journal file in the study folder].")
+@pool_options
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Rows of the final table, and trials run on the holdout.")
+@click.option("--no-validate", is_flag=True, help="Skip the validation (holdout, statistics, neighbourhood, cost stress).")
+@threshold_options
+@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
+             resolution, trade_cost, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
+             workers, trial_timeout, max_worker_mb, top, no_validate, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
+             cost_multiple, pbo_blocks, no_report, as_json, quiet):
+    """Search controller parameters with optuna (or random/grid search) on a pool of workers,
+    keeping a holdout out of the search, then say whether the best holds.
+
+    \b
+    Examples:
+      hbopt discover --days 90 --iter 1000 --turbo
+      hbopt discover study.yml --pairs BTC-USDT,ETH-USDT --iter 500 --workers 2 --seed 1
+      hbopt discover --controller bollinger --connector binance_perpetual --pairs ALL --sampler random --iter 2000 --json
+      hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
+      hbopt discover --turbo --holdout 0 --no-validate         # search the whole window, judge nothing
+    """
+    from hbopt.validate.studies import discover as run_discover, open_pool
+
+    spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
+                                         objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
+                                         controllers_path, holdout)
+    thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
+    talk = not (as_json or quiet)
+    with open_pool(workers or usable_cores(), controllers_path, trial_timeout, max_worker_mb) as pool, \
+            LiveView(enabled=talk and err.is_terminal) as view:
+        summaries = run_discover(spec, n_trials, pool, study_name, storage, user_module, report=not no_report,
+                                 validate=not no_validate, thresholds=thresholds, top=top,
+                                 on_windows=lambda name, w: talk and print_windows(name, w),
+                                 on_progress=view.update, on_stage=lambda m: talk and err.print(m, highlight=False))
     if quiet:
         return
     for warning in (w for s in summaries for w in s["warnings"]):
@@ -500,6 +576,17 @@ def discover(study_file, controller, connector, pairs, across_pairs, n_trials, w
         return emit_json(summaries)
     for s in summaries:
         print_study_summary(s, top)
+
+
+def print_windows(name: str, windows: dict) -> None:
+    """Where a study searches and where it is judged, on stderr before it starts."""
+    from hbopt.engine.market_data import utc
+
+    for pair, w in windows.items():
+        holdout = (f"holdout {utc(w['holdout'][0])} -> {utc(w['holdout'][1])} (after a {w['gap'] / 3600:g} h gap)"
+                   if w.get("holdout") else "no holdout")
+        err.print(f"{name} {pair}: in-sample {utc(w['in_sample'][0])} -> {utc(w['in_sample'][1])}, {holdout}; "
+                  f"warm-up {w['warmup'] / 3600:g} h before each", highlight=False, soft_wrap=True)
 
 
 class LiveView:
@@ -549,20 +636,42 @@ def print_study_summary(s: dict, top: int) -> None:
     run = s.get("run") or {}
     out.print(f"[bold]{s['study']}[/]: {s['trials']} trials ({s.get('complete', 0)} complete, {s.get('fail', 0)} failed)"
               + (f"; this run {run['trials']} trials in {run['seconds']}s, {run['backtests_per_s']} backtests/s" if run else ""))
-    print_best(s["best"][:top])
+    print_best(s["best"][:top], validation=s.get("validation"))
+    if s.get("validation"):
+        print_verdict(s["validation"])
     if s.get("report"):
         out.print(f"report: {s['report']}")
 
 
-def print_best(rows: list[dict], title: str | None = None) -> None:
+def print_best(rows: list[dict], title: str | None = None, validation: dict | None = None) -> None:
     """Trials as ``trial_row`` gives them: objective values, params, PnL and executors per pair, and
-    how many warnings their backtests gave (``hbopt study export`` lists them)."""
-    out.print(table(["#", "objective", "params", "net PnL", "executors", "warnings"],
-                    [[b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
-                      ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
-                      ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in b["net_pnl_quote"]),
-                      ", ".join(str(v) for v in b["total_executors"]), len(b["warnings"]) or None] for b in rows],
-                    title=title))
+    how many warnings their backtests gave (``hbopt study export`` lists them); with a
+    ``validation``, each trial's holdout score and net PnL per pair beside them."""
+    holdout = {r["number"]: r for r in (validation or {}).get("holdout", [])}
+    columns = ["#", "objective", *(["holdout", "holdout PnL"] if holdout else []), "params", "net PnL", "executors",
+               "warnings"]
+    out.print(table(columns, [
+        [b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
+         *([_number(holdout.get(b["number"], {}).get("holdout")),
+            ", ".join(_number(p["net_pnl_quote"]) for p in holdout.get(b["number"], {}).get("pairs", {}).values())]
+           if holdout else []),
+         ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
+         ", ".join(_number(v) for v in b["net_pnl_quote"]),
+         ", ".join(str(v) for v in b["total_executors"]), len(b["warnings"]) or None] for b in rows], title=title))
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+def print_verdict(v: dict) -> None:
+    """The verdict and each check behind it."""
+    colour = "green" if v["verdict"] == "pass" else "red"
+    out.print(f"verdict: [bold {colour}]{v['verdict']}[/] (best: trial {v.get('best', '-')})")
+    out.print(table(["check", "figure", "threshold", "result", "note"],
+                    [[r["check"], _number(r["figure"]), r["threshold"] or "",
+                      ("pass" if r["passed"] else "fail") + ("" if r["required"] else " (not required)"),
+                      r.get("note", "")] for r in v["reasons"]]))
 
 
 def bench_pool(days, controller, seed, worker_counts, trials, as_json):
@@ -580,6 +689,100 @@ def bench_pool(days, controller, seed, worker_counts, trials, as_json):
                     [[r["workers"], r["trials_per_s"], f"{r['scaling']}x", r["cpu_busy_pct"], r["overhead_pct"],
                       r["ms_per_trial"], r["rss_growth_pct"], " ".join(map(str, r["rss_mb"]))] for r in rows],
                     title=f"{controller}, {trials} random-search trials of {days:g} days (turbo), steady state"))
+
+
+# ----------------------------------------------------------------------------------- validate
+@cli.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Trials run on the holdout.")
+@pool_options
+@threshold_options
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the validation as JSON (verdict, reasons, figures).")
+def validate(name, top, workers, trial_timeout, max_worker_mb, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
+             cost_multiple, pbo_blocks, controllers_path, as_json):
+    """Say whether a study's best will hold: its holdout (and walk-forward, if one ran on the
+    same study), the deflated Sharpe ratio, PBO, its neighbourhood and a cost stress. Exits 0
+    whether the verdict is pass or fail.
+
+    \b
+    Examples:
+      hbopt validate bollinger_binance_perpetual_BTC-USDT
+      hbopt validate nightly --json | jq -e '.verdict == "pass"'
+      hbopt validate nightly --min-dsr 0.9 --max-pbo 0.3
+    """
+    from hbopt.validate.studies import validate as run_validate
+
+    thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
+    pool_args = {"workers": workers or usable_cores(), "controllers_path": controllers_path,
+                 "trial_timeout": trial_timeout, "max_worker_mb": max_worker_mb}
+    result = run_validate(name, pool_args, controllers_module(controllers_path), thresholds, top,
+                          on_stage=lambda m: as_json or err.print(m, highlight=False))
+    if as_json:
+        return emit_json(result)
+    print_verdict(result)
+
+
+@cli.command(context_settings=CONTEXT)
+@spec_options
+@click.option("--folds", type=click.IntRange(1, 50), default=4, show_default=True, help="Test windows, one after another.")
+@click.option("--anchored", is_flag=True, help="Train each fold on everything before its test window (default: "
+                                               "a rolling window three test windows long).")
+@click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Trials of each fold's optimisation.")
+@click.option("--study", "study_name", help="Walk-forward name (its folds are studies NAME-wf1...); "
+                                            "the same name again adds trials to each fold.")
+@pool_options
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
+                resolution, trade_cost, turbo, feature_timing, controllers_path, folds, anchored, n_trials, study_name,
+                workers, trial_timeout, max_worker_mb, as_json):
+    """Walk-forward with re-optimisation: each fold optimises afresh on its training window,
+    then its winner trades the test window after it; the test windows stitch into one
+    out-of-sample run.
+
+    \b
+    Examples:
+      hbopt walkforward study.yml --folds 4 --iter 200 --turbo
+      hbopt walkforward --controller bollinger --days 180 --folds 6 --anchored --iter 100 --json
+    """
+    from hbopt.validate.studies import open_pool
+    from hbopt.validate.walkforward import walkforward as run_walkforward
+
+    spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
+                                         objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
+                                         controllers_path)
+    talk = not as_json
+    with open_pool(workers or usable_cores(), controllers_path, trial_timeout, max_worker_mb) as pool, \
+            LiveView(enabled=talk and err.is_terminal) as view:
+        results = run_walkforward(spec, folds, n_trials, pool, anchored, study_name, user_module,
+                                  on_plan=lambda name, p: talk and print_plan(name, p), on_progress=view.update)
+    if as_json:
+        return emit_json(results)
+    for r in results:
+        print_walkforward(r)
+
+
+def print_plan(name: str, plan: dict) -> None:
+    from hbopt.engine.market_data import utc
+
+    for pair, folds in plan["pairs"].items():
+        for i, f in enumerate(folds, start=1):
+            err.print(f"{name} {pair} fold {i}: train {utc(f['train'][0])} -> {utc(f['train'][1])}, "
+                      f"test {utc(f['test'][0])} -> {utc(f['test'][1])}", highlight=False, soft_wrap=True)
+
+
+def print_walkforward(r: dict) -> None:
+    oos = r["out_of_sample"]
+    out.print(table(["fold", f"train {r['objective']}", f"test {r['objective']}", "train PnL", "test PnL", "winner"],
+                    [[f["fold"], _number(f["train_value"]), _number(f["test_value"]), _number(f["train_pnl"]),
+                      _number(f["test_pnl"]), ", ".join(f"{k}={_number(v)}" for k, v in f["params"].items())]
+                     for f in r["folds"]], title=f"walk-forward {r['name']}"))
+    out.print(f"out of sample: net PnL {_number(oos['net_pnl_quote'])} over {oos['days']:g} days, Sharpe "
+              f"{_number(oos['sharpe_annual'])} a year, max drawdown {_number(oos['max_drawdown_quote'])}; "
+              f"efficiency {_number(r['efficiency'])}, profitable folds {r['profitable_folds']:.0%}")
+    out.print("parameter spread between folds: " + ", ".join(f"{k} {m['spread']:.2f}" for k, m in r["stability"].items()))
+    out.print(f"report: {r['report']}")
 
 
 # ------------------------------------------------------------------------------------- study
@@ -630,12 +833,19 @@ def study_best(name, top, as_json):
 
     Example: hbopt study best nightly --top 20
     """
+    from hbopt.search.storage import StudyFolder
     from hbopt.search.studies import best
+    from hbopt.validate.studies import load_validation
 
     rows = best(name, top)
+    validation = load_validation(StudyFolder(name))
     if as_json:
-        return emit_json(rows)
-    print_best(rows, title=f"best {len(rows)} trials of {name}")
+        holdout = {r["number"]: r for r in (validation or {}).get("holdout", [])}
+        return emit_json([{**row, "holdout": holdout.get(row["number"], {}).get("holdout"),
+                           "holdout_pairs": holdout.get(row["number"], {}).get("pairs")} for row in rows])
+    print_best(rows, title=f"best {len(rows)} trials of {name}", validation=validation)
+    if validation:
+        print_verdict(validation)
 
 
 @study.command("export", context_settings=CONTEXT)

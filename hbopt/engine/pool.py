@@ -207,6 +207,17 @@ class BacktestPool:
         self._queue.extend(trials)
         self._dispatch()
 
+    def run(self, trials) -> list[Outcome]:
+        """Submit ``trials`` (numbers unique among them) and wait for every one: their outcomes, in
+        the order given. Use it on a pool with nothing else in flight."""
+        trials = list(trials)
+        self.submit(trials)
+        done: dict[int, Outcome] = {}
+        while len(done) < len(trials):
+            for outcome in self.poll(0.2):
+                done[outcome.trial.number] = outcome
+        return [done[t.number] for t in trials]
+
     @property
     def pending(self) -> int:
         """Trials queued or in flight."""

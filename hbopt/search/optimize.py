@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,7 +22,7 @@ from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.engine.pool import BacktestPool, Outcome, Trial
-from hbopt.search.space import config_fields, distributions, draw, grid_points, suggest
+from hbopt.search.space import distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
 
@@ -59,8 +58,9 @@ class Progress:
 class Optimizer:
     """Runs ``n_trials`` more trials of one study on a pool."""
 
-    def __init__(self, study: optuna.Study, spec: StudySpec, pool: BacktestPool):
-        self.study, self.spec, self.pool = study, spec, pool
+    def __init__(self, study: optuna.Study, spec: StudySpec, pool: BacktestPool, windows: dict | None = None):
+        """``windows``: pair -> (start, end) each trial is backtested on (default: the spec's window)."""
+        self.study, self.spec, self.pool, self.windows = study, spec, pool, windows
         self.space = list(spec.space)
         self._in_flight: dict[int, tuple[object, dict]] = {}    # trial number -> (optuna trial or index, params)
         self._waiting: dict[str, list[tuple[object, dict]]] = {}  # duplicates of trials in flight
@@ -94,25 +94,7 @@ class Optimizer:
             return index, self._grid[index]
         return index, draw(self.space, self.spec.seed, index)
 
-    def _backtests(self, params: dict) -> tuple[dict, ...]:
-        fields = config_fields(params)
-        return tuple({"config": self.spec.config_for(pair, fields), **self.spec.window_kwargs()}
-                     for pair in self.spec.pairs)
-
     # -- recording ----------------------------------------------------------------------------
-    def _values(self, results: list[dict]) -> list[float]:
-        values = []
-        for objective in self.spec.objectives:
-            per_pair = [r.get(objective.metric) for r in results]
-            if any(v is None or not math.isfinite(v) for v in per_pair):
-                raise ValueError(f"objective {objective.metric} is not finite")
-            if self.spec.across_pairs == "min":
-                worst = min if objective.direction == "maximize" else max
-                values.append(float(worst(per_pair)))
-            else:
-                values.append(float(sum(per_pair) / len(per_pair)))
-        return values
-
     def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, constraints: dict,
                 progress: Progress) -> None:
         if values is None:
@@ -154,7 +136,7 @@ class Optimizer:
             constraints = self.spec.violations(outcome.results)
             attrs.update(self._result_attrs(outcome.results, constraints))
             try:
-                values = self._values(outcome.results)
+                values = self.spec.score(outcome.results)
             except ValueError as exc:
                 attrs["error"], constraints = str(exc), {}
         self._record(handle, params, values, attrs, constraints, progress)
@@ -168,13 +150,15 @@ class Optimizer:
             self._known.setdefault(key, (values, attrs, constraints, number))
 
     def _result_attrs(self, results: list[dict], constraints: dict) -> dict:
-        """A completed trial's user attributes: per-pair metrics, configs and windows, whether it
-        breaks a constraint, and the distinct warnings of its backtests (``PAIR: ...`` with several pairs)."""
+        """A completed trial's user attributes: per-pair metrics, configs, windows and PnL per period
+        (``pnl``: ``{"period": s, "values": [per pair]}``), whether it breaks a constraint, and the
+        distinct warnings of its backtests (``PAIR: ...`` with several pairs)."""
         metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"turbo_fallback": r.get("turbo_fallback")} for r in results]
         pairs = self.spec.pairs
         warnings = [f"{pair}: {w}" if len(pairs) > 1 else w for pair, r in zip(pairs, results) for w in r["warnings"]]
         return {"pairs": list(pairs), "metrics": metrics, "configs": [r["config"] for r in results],
                 "window": [{"start": r["start"], "end": r["end"]} for r in results],
+                "pnl": {"period": results[0]["pnl"]["period"], "values": [r["pnl"]["values"] for r in results]},
                 "engine": results[0]["engine"], "constraints_violated": any(v > 0 for v in constraints.values()),
                 "warnings": list(dict.fromkeys(warnings))}
 
@@ -213,7 +197,7 @@ class Optimizer:
             return
         number = handle.number if isinstance(handle, optuna.Trial) else handle
         self._in_flight[number] = (handle, params)
-        self.pool.submit([Trial(number, self._backtests(params))])
+        self.pool.submit([Trial(number, self.spec.backtests(params, self.windows))])
 
     def _fail_in_flight(self, reason: str) -> None:
         for handle, _ in list(self._in_flight.values()) + [w for ws in self._waiting.values() for w in ws]:

@@ -1,6 +1,6 @@
 """The study report: one self-contained HTML page (inline SVG, no plotting library) with the
-optimisation history, parameter importance, the best region, the top trials, the warnings of
-their backtests and the failures."""
+optimisation history, parameter importance, the best region, the top trials, the sections the
+caller adds (the validation's), the warnings of the trials' backtests and the failures."""
 from __future__ import annotations
 
 import html
@@ -13,16 +13,20 @@ from optuna.trial import TrialState
 from hbopt.cache.files import write_text_atomic
 
 W, H, PAD = 640, 260, 40
+STYLE = ("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}figure{margin:1em 0}"
+         ".pass{color:#2e7d32}.fail{color:#c62828}</style>")
 
 
-def _scale(values, lo_px, hi_px):
+def scale(values, lo_px, hi_px):
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
     return lambda v: lo_px + (v - lo) / span * (hi_px - lo_px)
 
 
-def _svg(body: str, title: str) -> str:
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{W}" height="{H}" '
+def svg(body: str, title: str, height: int = H) -> str:
+    """A figure of ``W`` x ``height`` pixels with a caption, around SVG ``body``."""
+    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{W}" height="{height}" '
             f'xmlns="http://www.w3.org/2000/svg" style="background:#fafafa;border:1px solid #ddd">{body}</svg></figure>')
 
 
@@ -32,7 +36,7 @@ def history_svg(trials, maximize: bool, metric: str) -> str:
         return "<p>No completed trials yet.</p>"
     xs = [t.number for t in trials]
     ys = [t.values[0] for t in trials]
-    x, y = _scale(xs, PAD, W - 10), _scale(ys, H - PAD, 10)
+    x, y = scale(xs, PAD, W - 10), scale(ys, H - PAD, 10)
     dots = "".join(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="2.5" fill="#4a7ebb" opacity="0.6"/>' for a, b in zip(xs, ys))
     best, line = None, []
     for a, b in zip(xs, ys):
@@ -40,7 +44,7 @@ def history_svg(trials, maximize: bool, metric: str) -> str:
         line.append(f"{x(a):.1f},{y(best):.1f}")
     axes = (f'<text x="{PAD}" y="{H - 8}" font-size="11">trial</text>'
             f'<text x="4" y="14" font-size="11">{html.escape(metric)}: {min(ys):.4g} .. {max(ys):.4g}</text>')
-    return _svg(dots + f'<polyline points="{" ".join(line)}" fill="none" stroke="#d9534f" stroke-width="2"/>' + axes,
+    return svg(dots + f'<polyline points="{" ".join(line)}" fill="none" stroke="#d9534f" stroke-width="2"/>' + axes,
                 "Optimisation history (dots: trials, line: best so far)")
 
 
@@ -56,7 +60,7 @@ def importance_svg(study: optuna.Study) -> tuple[str, list[str]]:
     rows = "".join(f'<rect x="180" y="{10 + i * bar_h}" width="{v * (W - 200):.1f}" height="{bar_h - 4}" fill="#5cb85c"/>'
                    f'<text x="4" y="{10 + i * bar_h + bar_h - 7}" font-size="11">{html.escape(n)} {v:.2f}</text>'
                    for i, (n, v) in enumerate(importance.items()))
-    return _svg(rows, "Parameter importance (fANOVA)"), names
+    return svg(rows, "Parameter importance (fANOVA)"), names
 
 
 def region_svg(trials, x_name: str, y_name: str, maximize: bool) -> str:
@@ -65,14 +69,14 @@ def region_svg(trials, x_name: str, y_name: str, maximize: bool) -> str:
               if isinstance(t.params.get(x_name), (int, float)) and isinstance(t.params.get(y_name), (int, float))]
     if len(points) < 2:
         return ""
-    x = _scale([p[0] for p in points], PAD, W - 10)
-    y = _scale([p[1] for p in points], H - PAD, 10)
-    rank = _scale([p[2] for p in points], 0.1, 1.0) if maximize else _scale([-p[2] for p in points], 0.1, 1.0)
+    x = scale([p[0] for p in points], PAD, W - 10)
+    y = scale([p[1] for p in points], H - PAD, 10)
+    rank = scale([p[2] for p in points], 0.1, 1.0) if maximize else scale([-p[2] for p in points], 0.1, 1.0)
     dots = "".join(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="4" fill="#8e44ad" opacity="{rank(c if maximize else -c):.2f}"/>'
                    for a, b, c in points)
     labels = (f'<text x="{W // 2}" y="{H - 8}" font-size="11">{html.escape(x_name)}</text>'
               f'<text x="4" y="14" font-size="11">{html.escape(y_name)}</text>')
-    return _svg(dots + labels, f"Best region: {x_name} vs {y_name}")
+    return svg(dots + labels, f"Best region: {x_name} vs {y_name}")
 
 
 def warnings_html(top, complete) -> str:
@@ -91,7 +95,8 @@ def warnings_html(top, complete) -> str:
             f"<p>Top trials:</p><ul>{per_trial or '<li>none has warnings</li>'}</ul>")
 
 
-def write_report(folder, study: optuna.Study, spec) -> None:
+def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = ()) -> None:
+    """Write the study's report; ``sections`` (HTML) follow the top trials, e.g. its validation."""
     from hbopt.search.studies import ranked, trial_error
 
     trials = study.get_trials(deepcopy=False)
@@ -121,6 +126,7 @@ def write_report(folder, study: optuna.Study, spec) -> None:
                  _fmt(m.get("sharpe_ratio")), len(t.user_attrs.get("warnings", [])) or ""]
         body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
     parts.append(f"<h2>Top trials</h2><table><tr>{head}</tr>{body}</table>")
+    parts.extend(sections)
     parts.append(warnings_html(rows, complete))
     if failed:
         reasons = {}
@@ -128,10 +134,13 @@ def write_report(folder, study: optuna.Study, spec) -> None:
             reasons[trial_error(t)] = reasons.get(trial_error(t), 0) + 1
         parts.append("<h2>Failures</h2><ul>" + "".join(f"<li>{n} x {html.escape(r)}</li>" for r, n in reasons.items())
                      + "</ul>")
-    style = ("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}figure{margin:1em 0}</style>")
-    write_text_atomic(folder.report_path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(folder.name)}"
-                                          f"</title>{style}</head><body>{''.join(parts)}</body></html>")
+    write_page(folder.report_path, folder.name, parts)
+
+
+def write_page(path, title: str, parts) -> None:
+    """An HTML page of ``parts`` (empty ones left out), written atomically."""
+    write_text_atomic(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                            f"{STYLE}</head><body>{''.join(p for p in parts if p)}</body></html>")
 
 
 def _fmt(value) -> str:

@@ -74,6 +74,22 @@ class Param:
             value = rng.uniform(self.low, self.high)
         return int(round(value)) if self.type == "int" else value
 
+    def neighbours(self, value) -> list:
+        """The values one step either side of ``value`` inside the bounds: the step if there is
+        one, else 5% of the range (of its logarithm with ``log``); for a categorical parameter the
+        choices listed either side."""
+        if self.type == "categorical":
+            at = self.choices.index(value) if value in self.choices else -1
+            return [self.choices[i] for i in (at - 1, at + 1) if at >= 0 and 0 <= i < len(self.choices)]
+        if self.log and not self.step:
+            factor = (self.high / self.low) ** 0.05
+            candidates = [value / factor, value * factor]
+        else:
+            step = self.step or max(1 if self.type == "int" else 0, (self.high - self.low) * 0.05)
+            candidates = [value - step, value + step]
+        near = [int(round(v)) if self.type == "int" else round(v, 12) for v in candidates]
+        return [v for v in near if self.low - 1e-9 <= v <= self.high + 1e-9 and v != value]
+
     def grid(self) -> list:
         if self.type == "categorical":
             return list(self.choices)
@@ -159,6 +175,19 @@ def grid_points(space: list[Param]) -> list[dict]:
                 expanded.append(point)
         points = expanded
     return points
+
+
+def nudged(space: list[Param], params: dict, names) -> list[dict]:
+    """``params`` with the parameters ``names`` each moved to its neighbours (all combinations
+    when several, ``params`` itself left out); a point whose conditional parameters would change
+    is left out."""
+    by_name = {p.name: p for p in space}
+    points = [dict(params)]
+    for name in names:
+        if name in params:
+            points = [{**point, name: v} for point in points for v in [params[name], *by_name[name].neighbours(params[name])]]
+    applicable = {p.name for p in space if p.applies(params)}
+    return [point for point in points[1:] if {p.name for p in space if p.applies(point)} == applicable]
 
 
 def distributions(space: list[Param], drawn: dict) -> dict:

@@ -16,6 +16,7 @@ A study file (YAML)::
     sampler: tpe                          # tpe | random | grid | nsga2
     across_pairs: mean                    # one parameter set scored over all pairs (mean | min)
     feature_timing: close                 # close | open: passed to each backtest
+    holdout: 0.25                         # the last quarter of the window is kept out of the search
     seed: 1
 
 Every setting is validated here, before any study folder or worker exists: a bad value is a
@@ -45,7 +46,9 @@ SAMPLERS = ("tpe", "random", "grid", "nsga2")
 METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")  # what an objective can be
 CONSTRAINTS = ("min_executors", "max_drawdown")
 _FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
-              "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing"}
+              "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing", "holdout"}
+DEFAULT_HOLDOUT = 0.25
+MAX_HOLDOUT = 0.75
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class StudySpec:
     across_pairs: str | None = None
     seed: int | None = None
     feature_timing: str = "close"
+    holdout: float = DEFAULT_HOLDOUT
 
     @property
     def multi_objective(self) -> bool:
@@ -100,11 +104,37 @@ class StudySpec:
         return {**self.fixed, **params, "controller_name": self.controller, "controller_type": self.controller_type,
                 "connector_name": self.connector, "trading_pair": pair}
 
-    def window_kwargs(self) -> dict:
-        """Window and cost arguments of :func:`hbopt.engine.backtest`."""
-        window = {"days": self.days} if self.start is None else {"start": self.start, "end": self.end}
-        return {**window, "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
+    def window_kwargs(self, window: tuple[int, int] | None = None) -> dict:
+        """Window and cost arguments of :func:`hbopt.engine.backtest`: ``window`` (start, end) if
+        given, else the spec's own."""
+        if window is None:
+            window = (None, None) if self.start is None else (self.start, self.end)
+        kwargs = {"days": self.days} if window[0] is None else {"start": int(window[0]), "end": int(window[1])}
+        return {**kwargs, "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
                 "feature_timing": self.feature_timing}
+
+    def backtests(self, params: dict, windows: dict | None = None) -> tuple[dict, ...]:
+        """The backtests (keyword arguments of :func:`hbopt.engine.backtest`) that score ``params``:
+        one per pair, on ``windows[pair]`` (start, end) if given, else on the spec's window."""
+        fields = config_fields(params)
+        return tuple({"config": self.config_for(pair, fields), **self.window_kwargs((windows or {}).get(pair))}
+                     for pair in self.pairs)
+
+    def score(self, results: list[dict]) -> list[float]:
+        """The objective values of one parameter set from its backtests (one per pair): each
+        objective's mean over the pairs, or its worst with ``across_pairs: min``. A ValueError if
+        one is not a finite number."""
+        values = []
+        for objective in self.objectives:
+            per_pair = [r.get(objective.metric) for r in results]
+            if any(v is None or not math.isfinite(v) for v in per_pair):
+                raise ValueError(f"objective {objective.metric} is not finite")
+            if self.across_pairs == "min":
+                worst = min if objective.direction == "maximize" else max
+                values.append(float(worst(per_pair)))
+            else:
+                values.append(float(sum(per_pair) / len(per_pair)))
+        return values
 
     def violations(self, results: list[dict]) -> dict[str, float]:
         """Constraint violations of a trial's results by constraint name, each <= 0 when satisfied."""
@@ -125,7 +155,7 @@ class StudySpec:
             "constraints": self.constraints, "window": {"days": self.days, "start": self.start, "end": self.end},
             "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
             "sampler": self.sampler, "across_pairs": self.across_pairs, "seed": self.seed,
-            "feature_timing": self.feature_timing,
+            "feature_timing": self.feature_timing, "holdout": self.holdout,
         }
 
     def with_pairs(self, pairs) -> StudySpec:
@@ -238,6 +268,9 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     engine = merged.get("engine") or "turbo"
     feature_timing = merged.get("feature_timing") or "close"
     check_settings(engine, resolution, trade_cost, feature_timing, days)
+    holdout = _finite("holdout", merged.get("holdout", DEFAULT_HOLDOUT))
+    if not 0 <= holdout <= MAX_HOLDOUT:
+        raise ConfigError(f"holdout must be a fraction of the window from 0 (none) to {MAX_HOLDOUT}, not {holdout:g}")
     seed = merged.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
         raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
@@ -259,16 +292,17 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
                      trade_cost=trade_cost, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
-                     feature_timing=feature_timing)
-    _check_loads(spec, user_module)
+                     feature_timing=feature_timing, holdout=float(holdout))
+    loadable_point(spec, user_module)
     return spec
 
 
-def _check_loads(spec: StudySpec, user_module: str | None) -> None:
-    """The fixed fields with points of the space must make a valid controller config: the lowest
-    (first) values, else any of a few seeded random points (a space may hold invalid combinations,
-    which become failed trials, but not only those). A ConfigError with the first failure if none
-    loads; a ControllerError if the controller's own validation raises anything else."""
+def loadable_point(spec: StudySpec, user_module: str | None) -> dict:
+    """A point of the space that makes a valid controller config with the fixed fields: the
+    lowest (first) values, else the first of a few seeded random points that loads (a space may
+    hold invalid combinations, which become failed trials, but not only those). A ConfigError
+    with the first failure if none loads; a ControllerError if the controller's own validation
+    raises anything else."""
     from hbopt.engine.controllers import load_config
 
     lowest = {p.name: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
@@ -277,7 +311,7 @@ def _check_loads(spec: StudySpec, user_module: str | None) -> None:
     for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(8)]:
         try:
             load_config(spec.config_for(spec.pairs[0], config_fields(point)), user_module)
-            return
+            return point
         except ConfigError as exc:
             first = first or exc
         except Exception as exc:  # a validator of the controller's config raised something else

@@ -14,13 +14,12 @@ import yaml
 from optuna.trial import TrialState
 
 from hbopt.cache.files import write_text_atomic
-from hbopt.engine.pool import BacktestPool, WorkerSetup
+from hbopt.engine.pool import BacktestPool
 from hbopt.errors import ConfigError, from_description
 from hbopt.search.optimize import Optimizer, Progress, make_sampler
-from hbopt.search.report import write_report
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
-from hbopt.search.storage import StudyFolder, list_study_names, new_manifest, open_storage
+from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -28,19 +27,23 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]]:
     """One study per pair (named ``NAME_PAIR`` when several), or one across all pairs."""
     if spec.across_pairs or len(spec.pairs) == 1:
-        default = f"{spec.controller}_{spec.connector}_{'+'.join(spec.pairs) if len(spec.pairs) < 4 else 'pairs'}"
+        default = f"{spec.controller}_{spec.connector}_{'_'.join(spec.pairs) if len(spec.pairs) < 4 else 'pairs'}"
         return [(name or default, spec)]
     return [(f"{name or spec.controller + '_' + spec.connector}_{pair}", spec.with_pairs([pair])) for pair in spec.pairs]
 
 
-def _open(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None) -> optuna.Study:
-    """The study to run, created with its manifest if new; resuming with a different spec is refused."""
+def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
+               windows: dict | None = None) -> optuna.Study:
+    """The study to run, created with its manifest if new (recording ``windows``: per pair, the
+    windows its trials and checks run on); resuming with a different spec is refused. Call under
+    the study lock."""
     spec_dict = spec.to_dict()
     exists = folder.exists()
     if exists:
-        recorded = {"feature_timing": "close", **folder.manifest()["spec"]}  # studies from before feature_timing
+        # studies from before feature_timing and holdout ran in close timing on their whole window
+        recorded = {"feature_timing": "close", "holdout": 0, **folder.manifest()["spec"]}
         changed = [k for k in ("controller", "connector", "pairs", "space", "objective", "constraints", "window",
-                               "resolution", "trade_cost", "across_pairs", "fixed", "feature_timing")
+                               "resolution", "trade_cost", "across_pairs", "fixed", "feature_timing", "holdout")
                    if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
                    json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
         if changed:
@@ -51,39 +54,20 @@ def _open(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_mo
     study = optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
                                 sampler=make_sampler(spec), load_if_exists=True)
     if not exists:
-        folder.write_manifest(new_manifest(folder.name, spec_dict, url, user_module))
+        folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
     return study
 
 
-def discover(spec: StudySpec, n_trials: int, workers: int, study_name: str | None = None,
-             storage_url: str | None = None, trial_timeout: float | None = None, max_worker_mb: float | None = None,
-             controllers_path: str | None = None, user_module: str | None = None, report: bool = True,
-             on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None) -> list[dict]:
-    """Run ``n_trials`` more trials of each study ``spec`` makes; returns a summary per study, whose
-    ``warnings`` say what was repaired on the way (a torn journal line)."""
-    from hbopt.cache.mirror import Mirror
-
-    if storage_url:
-        open_storage(storage_url)  # a bad URL is refused before any study folder or worker exists
-    Mirror.default().refresh()  # workers memory-map the mirror; make it current first
-    summaries = []
-    setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
-    with BacktestPool(workers, setup, trial_timeout=trial_timeout) as pool:
-        for name, study_spec in study_names(spec, study_name):
-            folder = StudyFolder(name)
-            folder.path.mkdir(parents=True, exist_ok=True)
-            with folder.lock():
-                warnings = folder.repair_journal()
-                study = _open(folder, study_spec, storage_url, user_module)
-                began = time.time()
-                optimizer = Optimizer(study, study_spec, pool)
-                progress = optimizer.run(n_trials, lambda p: on_progress(name, p, pool))
-                _record_run(folder, began, progress, workers)
-                _refuse_if_hopeless(progress)
-                if report:
-                    write_report(folder, study, study_spec)
-                summaries.append({**summary(folder, study, progress), "warnings": warnings})
-    return summaries
+def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: BacktestPool, n_trials: int,
+               windows: dict | None = None, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
+    """Run ``n_trials`` more trials on ``pool``, each backtested on ``windows[pair]`` (start, end)
+    if given; record the run in the manifest. Every trial failing raises its error (see
+    :func:`_refuse_if_hopeless`). Call under the study lock."""
+    began = time.time()
+    progress = Optimizer(study, spec, pool, windows).run(n_trials, on_progress)
+    _record_run(folder, began, progress, pool.size)
+    _refuse_if_hopeless(progress)
+    return progress
 
 
 def _record_run(folder: StudyFolder, began: float, progress: Progress, workers: int) -> None:
@@ -132,6 +116,7 @@ def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None = None, top: int = 5) -> dict:
+    """A study's counts and its ``top`` trials (:func:`trial_row`); with ``progress``, this run's figures."""
     trials = study.get_trials(deepcopy=False)
     states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
     out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},

@@ -20,7 +20,7 @@ from hbopt.engine import offline
 from hbopt.search.storage import StudyFolder
 from tests.conftest import CONNECTOR, PAIR
 
-SMALL = ["--controller", "bollinger", "--connector", CONNECTOR, "--days", "1", "--turbo"]
+SMALL = ["--controller", "bollinger", "--connector", CONNECTOR, "--days", "1", "--turbo", "--holdout", "0", "--no-validate"]
 
 
 @pytest.fixture

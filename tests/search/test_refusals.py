@@ -10,7 +10,7 @@ from hbopt.search.studies import _refuse_if_hopeless
 from tests.conftest import CONNECTOR, PAIR
 
 PICK = ["--controller", "bollinger", "--connector", CONNECTOR, "--pairs", PAIR, "--iter", "2", "--workers", "1",
-        "--no-report"]
+        "--no-report", "--holdout", "0", "--no-validate"]
 BASE = [*PICK, "--study", "bad"]
 
 
@@ -62,7 +62,7 @@ def test_reading_a_study_that_does_not_exist_creates_nothing(hbopt, tmp_path, mo
 
 
 def test_when_every_trial_fails_on_missing_data_the_run_exits_3(market, hbopt):
-    run = hbopt("discover", *PICK, "--turbo", "--start", "2020-01-01", "--end", "2020-01-02")
+    run = hbopt("discover", *PICK, "--turbo", "--start", "2020-01-01", "--end", "2020-01-02", "--quiet")
     one_line_error(run, 3, "all 2 trials failed; the first: DataError: ")
 
 

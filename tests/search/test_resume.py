@@ -5,7 +5,7 @@ from hbopt.search.storage import StudyFolder
 from tests.conftest import CONNECTOR, PAIR
 
 RUN = ["discover", "--controller", "bollinger", "--connector", CONNECTOR, "--pairs", PAIR, "--days", "1", "--turbo",
-       "--iter", "3", "--workers", "1", "--no-report", "--json"]
+       "--iter", "3", "--workers", "1", "--no-report", "--json", "--holdout", "0", "--no-validate"]
 
 
 def test_a_torn_last_journal_line_is_read_past_and_dropped_before_a_resume_appends(market, hbopt):

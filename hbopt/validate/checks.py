@@ -1,0 +1,171 @@
+"""Whether a study's best will hold: its holdout, the overfitting statistics of its trials, its
+neighbourhood and a cost stress (the verdict they add up to is :mod:`hbopt.validate.verdict`).
+
+The best is the study's own (the first of :func:`hbopt.search.studies.ranked`, chosen in sample);
+the holdout only judges it, never re-ranks the trials, or it would stop being out of sample.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from hbopt.engine.pool import BacktestPool, Trial
+from hbopt.search.space import nudged
+from hbopt.search.spec import StudySpec
+from hbopt.search.studies import ranked
+from hbopt.validate.statistics import deflated_sharpe, effective_trials, moments, pbo, sharpe
+from hbopt.validate.verdict import Thresholds, verdict_of
+
+YEAR = 365 * 86400
+
+
+# ------------------------------------------------------------------------------ return statistics
+def _pair_series(values: list[list[float]], pair: int | None) -> np.ndarray:
+    """One pair's series, or (``pair`` None) the pairs' sum over the periods they all have."""
+    if pair is not None:
+        return np.asarray(values[pair], dtype=float)
+    shortest = min(len(v) for v in values)
+    return np.sum([np.asarray(v[:shortest], dtype=float) for v in values], axis=0)
+
+
+def pnl_matrix(trials, pair: int | None = None) -> tuple[np.ndarray, list, int]:
+    """The trials' in-sample PnL per period, of pair number ``pair`` or summed over the pairs,
+    one column per trial (those with a series of the most common length); the trials kept and
+    the period in seconds."""
+    series = [(t, _pair_series(t.user_attrs["pnl"]["values"], pair), t.user_attrs["pnl"]["period"])
+              for t in trials if t.user_attrs.get("pnl")]
+    if not series:
+        return np.zeros((0, 0)), [], 0
+    lengths = [len(s) for _, s, _ in series]
+    common = max(set(lengths), key=lengths.count)
+    kept = [(t, s, p) for t, s, p in series if len(s) == common]
+    return np.column_stack([s for _, s, _ in kept]), [t for t, _, _ in kept], kept[0][2]
+
+
+def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dict:
+    """The deflated Sharpe ratio of ``best`` among ``trials`` and the PBO of the study, on pair
+    number ``pair``'s PnL or on the pairs' summed PnL."""
+    matrix, kept, period = pnl_matrix(trials, pair)
+    if best not in kept:
+        return {"error": "the best trial has no PnL series (a study from before hbopt recorded them)"}
+    column = kept.index(best)
+    periods = matrix.shape[0]
+    sharpes = np.array([sharpe(matrix[:, i]) for i in range(matrix.shape[1])])
+    # The trials' spread of Sharpe ratios, but never less than one estimate's own sampling variance
+    # under the null (1 / (T - 1)): correlated trials move together and would understate it.
+    variance = max(float(sharpes.var(ddof=1)) if len(sharpes) > 1 else 0.0, 1 / max(periods - 1, 1))
+    n_eff = effective_trials(matrix)
+    skew, kurtosis = moments(matrix[:, column])
+    dsr, sr0 = deflated_sharpe(float(sharpes[column]), n_eff, variance, periods, skew, kurtosis)
+    out = {"periods": periods, "period_s": period, "trials": len(kept), "effective_trials": n_eff,
+           "best_sharpe": float(sharpes[column]), "best_sharpe_annual": float(sharpes[column]) * math.sqrt(YEAR / period),
+           "sharpe_variance": variance, "skew": skew, "kurtosis": kurtosis, "expected_max_sharpe": sr0, "dsr": dsr}
+    try:
+        result = pbo(matrix, blocks)
+        counts, edges = np.histogram(np.clip(result.logits, -6, 6), bins=24, range=(-6, 6))
+        out.update(pbo=result.probability, pbo_splits=result.splits, pbo_blocks=blocks,
+                   pbo_histogram={"edges": edges.tolist(), "counts": counts.tolist()})
+    except ValueError as exc:
+        out.update(pbo=None, pbo_error=str(exc))
+    return out
+
+
+# ------------------------------------------------------------------------------ backtests to run
+def _pnl(results: list[dict]) -> float:
+    return float(sum(r.get("net_pnl_quote") or 0.0 for r in results))
+
+
+def _per_pair(spec: StudySpec, results: list[dict]) -> dict:
+    return {pair: {"net_pnl_quote": r.get("net_pnl_quote"), "sharpe_ratio": r.get("sharpe_ratio"),
+                   "total_executors": r.get("total_executors"), "max_drawdown_pct": r.get("max_drawdown_pct")}
+            for pair, r in zip(spec.pairs, results)}
+
+
+def _score(spec: StudySpec, outcome) -> float | None:
+    if outcome.error:
+        return None
+    try:
+        return spec.score(outcome.results)[0]
+    except ValueError:
+        return None
+
+
+def _gain(spec: StudySpec, value: float) -> float:
+    """A score where higher is better, whatever the objective's direction."""
+    return value if spec.objectives[0].direction == "maximize" else -value
+
+
+def neighbourhood_points(spec: StudySpec, params: dict, important: list[str]) -> tuple[list[dict], list[str]]:
+    """The best's parameters nudged one step either way, one at a time, and every combination of
+    the two most important numeric ones (for the heatmap); the two names."""
+    numeric = [n for n in important if n in params and isinstance(params[n], (int, float))
+               and not isinstance(params[n], bool)][:2]
+    points = [point for name in params for point in nudged(list(spec.space), params, [name])]
+    if len(numeric) == 2:
+        points += nudged(list(spec.space), params, numeric)
+    unique = {tuple(sorted(p.items(), key=lambda kv: kv[0])): p for p in points}
+    return list(unique.values()), numeric
+
+
+def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, thresholds: Thresholds,
+                   top: int = 10, walkforward: dict | None = None, important: list[str] | None = None) -> dict:
+    """Validate a study: ``windows`` per pair ``{"in_sample": [s, e], "holdout": [s, e] or None}``;
+    the ``top`` trials are backtested on the holdout; ``walkforward`` is a walk-forward result of
+    the same study file, if any; ``important`` the parameters by importance (for the heatmap)."""
+    trials = ranked(study)
+    if not trials:
+        return verdict_of({"error": "no completed, feasible trial"}, thresholds, walkforward)
+    best = trials[0]
+    in_sample = {pair: windows[pair]["in_sample"] for pair in spec.pairs}
+    holdout = {pair: windows[pair]["holdout"] for pair in spec.pairs} if all(
+        windows[pair].get("holdout") for pair in spec.pairs) else None
+    stressed = replace(spec, trade_cost=spec.trade_cost * thresholds.cost_multiple)
+    points, heat_axes = neighbourhood_points(spec, best.params, important or list(best.params))
+    jobs = [("neighbour", p, spec.backtests(p, in_sample)) for p in points]
+    jobs.append(("stress_in_sample", best.params, stressed.backtests(best.params, in_sample)))
+    if holdout:
+        jobs += [("holdout", t, spec.backtests(t.params, holdout)) for t in trials[:top]]
+        jobs.append(("stress_holdout", best.params, stressed.backtests(best.params, holdout)))
+    outcomes = pool.run(Trial(i, backtests) for i, (_, _, backtests) in enumerate(jobs))
+
+    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
+           "statistics": return_statistics(trials, best, thresholds.pbo_blocks)}
+    if len(spec.pairs) > 1:  # one parameter set over several pairs: each pair judged on its own too
+        out["pair_statistics"] = {pair: return_statistics(trials, best, thresholds.pbo_blocks, i)
+                                  for i, pair in enumerate(spec.pairs)}
+    rows, neighbours, stress = [], [], {"trade_cost": stressed.trade_cost}
+    for (kind, subject, _), outcome in zip(jobs, outcomes):
+        if kind == "holdout":
+            rows.append({"number": subject.number, "params": subject.params, "in_sample": subject.values[0],
+                         "holdout": _score(spec, outcome), "error": outcome.error,
+                         "pairs": _per_pair(spec, outcome.results) if not outcome.error else {},
+                         **({"pnl": [r["pnl"] for r in outcome.results]} if subject is best and not outcome.error else {})})
+        elif kind == "neighbour":
+            neighbours.append({"params": {k: v for k, v in subject.items() if v != best.params.get(k)},
+                               "value": _score(spec, outcome), "error": outcome.error})
+        else:
+            stress[kind.removeprefix("stress_")] = None if outcome.error else _pnl(outcome.results)
+    out["holdout"] = rows
+    out["neighbourhood"] = _neighbourhood(spec, best, neighbours, heat_axes, thresholds)
+    out["stress"] = stress
+    return verdict_of(out, thresholds, walkforward)
+
+
+def _neighbourhood(spec: StudySpec, best, neighbours: list[dict], axes: list[str], thresholds: Thresholds) -> dict:
+    scores = [_gain(spec, n["value"]) for n in neighbours if n["value"] is not None]
+    best_gain = _gain(spec, best.values[0])
+    median = float(np.median(scores)) if scores else None
+    floor = best_gain - (1 - thresholds.neighbourhood) * abs(best_gain)
+    out = {"points": neighbours, "best": best.values[0], "median": median if median is None else _gain(spec, median),
+           "min": _gain(spec, min(scores)) if scores else None, "max": _gain(spec, max(scores)) if scores else None,
+           "holds": median is not None and median >= floor}
+    if len(axes) == 2:
+        x, y = axes
+        grid = {(n["params"].get(x, best.params[x]), n["params"].get(y, best.params[y])): n["value"]
+                for n in neighbours if set(n["params"]) <= {x, y}}
+        grid[(best.params[x], best.params[y])] = best.values[0]
+        xs, ys = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
+        out["heatmap"] = {"x": x, "y": y, "xs": xs, "ys": ys, "values": [[grid.get((a, b)) for a in xs] for b in ys]}
+    return out

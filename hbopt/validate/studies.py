@@ -1,0 +1,144 @@
+"""Searching and validating studies: what ``hbopt discover`` and ``hbopt validate`` do.
+
+``discover`` keeps each study's holdout out of the search (the trials run on the in-sample
+windows only), then validates the study's best on the same pool. The windows are fixed when a
+study is created and recorded in its manifest, so a resumed study keeps its holdout unseen.
+The validation is written to ``validation.json`` in the study folder and into its report.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from typing import Callable
+
+import optuna
+
+from hbopt.cache.files import write_text_atomic
+from hbopt.engine.pool import BacktestPool, WorkerSetup
+from hbopt.errors import HboptError
+from hbopt.search.optimize import Progress
+from hbopt.search.report import write_report
+from hbopt.search.spec import StudySpec, build_spec
+from hbopt.search.storage import StudyFolder, open_storage
+from hbopt.search.studies import open_study, run_trials, study_names, summary
+from hbopt.validate.checks import Thresholds, validate_study
+from hbopt.validate.report import validation_sections
+from hbopt.validate.windows import study_windows
+
+
+@contextmanager
+def open_pool(workers: int, controllers_path=None, trial_timeout: float | None = None,
+              max_worker_mb: float | None = None):
+    """A backtest pool on a fresh mirror (workers memory-map it)."""
+    from hbopt.cache.mirror import Mirror
+
+    Mirror.default().refresh()
+    setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
+    with BacktestPool(workers, setup, trial_timeout=trial_timeout) as pool:
+        yield pool
+
+
+def validation_path(folder: StudyFolder):
+    return folder.path / "validation.json"
+
+
+def load_validation(folder: StudyFolder) -> dict | None:
+    path = validation_path(folder)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None) -> dict:
+    """The study's windows: those its manifest recorded, else planned now (a new study)."""
+    recorded = folder.manifest().get("windows") if folder.exists() else None
+    return recorded or study_windows(spec, user_module)
+
+
+def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
+    """The spec a study was created with, from its manifest."""
+    from hbopt.cache.store import CandleStore
+
+    # a study from before holdouts had none
+    raw = {"holdout": 0, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
+    store = CandleStore()
+    return build_spec(raw, {}, user_module, lambda conn: sorted({k.pair for k in store.keys() if k.connector == conn}))
+
+
+def important_params(study: optuna.Study) -> list[str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(optuna.importance.get_param_importances(study))
+    except Exception:  # too few trials or one distinct value: no ranking
+        return []
+
+
+def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, windows: dict, pool: BacktestPool,
+                    thresholds: Thresholds, top: int, report: bool) -> dict:
+    """Validate a study (under its lock), save ``validation.json`` and rewrite the report."""
+    from hbopt.validate.walkforward import load_walkforward
+
+    _check_in_sample(study, spec, windows)
+    validation = validate_study(spec, study, windows, pool, thresholds, top, load_walkforward(folder.name),
+                                important_params(study) if len(spec.objectives) == 1 else [])
+    validation["study"] = folder.name
+    write_text_atomic(validation_path(folder), json.dumps(validation, default=str))
+    if report:
+        write_report(folder, study, spec, validation_sections(validation, spec.objectives[0].metric))
+    return validation
+
+
+def _check_in_sample(study: optuna.Study, spec: StudySpec, windows: dict) -> None:
+    """No trial the search scored may have run past its pair's in-sample window."""
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        for pair, window in zip(trial.user_attrs.get("pairs", spec.pairs), trial.user_attrs.get("window", [])):
+            if pair in windows and window["end"] > windows[pair]["in_sample"][1]:
+                raise HboptError(f"trial {trial.number} ran on {pair} up to {window['end']}, after its in-sample "
+                                 f"window ends ({windows[pair]['in_sample'][1]})")
+
+
+def discover(spec: StudySpec, n_trials: int, pool: BacktestPool, study_name: str | None = None,
+             storage_url: str | None = None, user_module: str | None = None, report: bool = True,
+             validate: bool = True, thresholds: Thresholds = Thresholds(), top: int = 10,
+             on_windows: Callable[[str, dict], None] = lambda name, windows: None,
+             on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None,
+             on_stage: Callable[[str], None] = lambda message: None) -> list[dict]:
+    """Run ``n_trials`` more trials of each study ``spec`` makes, on the in-sample windows, then
+    (``validate``) validate each. Returns a summary per study, with ``windows``, ``validation``
+    and ``warnings`` (what was repaired on the way: a torn journal line)."""
+    if storage_url:
+        open_storage(storage_url)  # a bad URL is refused before any study folder exists
+    summaries = []
+    for name, study_spec in study_names(spec, study_name):
+        folder = StudyFolder(name)
+        folder.path.mkdir(parents=True, exist_ok=True)
+        with folder.lock():
+            warnings_ = folder.repair_journal()
+            windows = windows_of(folder, study_spec, user_module)
+            study = open_study(folder, study_spec, storage_url, user_module, windows)
+            on_windows(name, windows)
+            in_sample = {pair: tuple(w["in_sample"]) for pair, w in windows.items()}
+            progress = run_trials(folder, study, study_spec, pool, n_trials, in_sample,
+                                  lambda p: on_progress(name, p, pool))
+            validation = None
+            if validate:
+                on_stage(f"{name}: validating the best (holdout, neighbourhood, cost stress)")
+                validation = validate_folder(folder, study, study_spec, windows, pool, thresholds, top, report)
+            elif report:
+                write_report(folder, study, study_spec)
+            summaries.append({**summary(folder, study, progress, top), "windows": windows,
+                              "validation": validation, "warnings": warnings_})
+    return summaries
+
+
+def validate(name: str, pool_args: dict, user_module: str | None, thresholds: Thresholds, top: int,
+             on_stage: Callable[[str], None] = lambda message: None) -> dict:
+    """Validate a stored study again (e.g. with other thresholds, or after a walk-forward)."""
+    folder = StudyFolder(name)
+    spec = spec_of(folder, user_module)
+    with folder.lock():
+        study = folder.load()
+        windows = windows_of(folder, spec, user_module)
+        with open_pool(**pool_args) as pool:
+            on_stage(f"{name}: validating the best (holdout, neighbourhood, cost stress)")
+            return validate_folder(folder, study, spec, windows, pool, thresholds, top, report=True)

@@ -1,0 +1,161 @@
+"""Walk-forward with re-optimisation: for each fold a fresh study on its training window, then
+the fold's winner on the test window that follows (after a gap as long as a position can live).
+
+Fold ``k`` of walk-forward ``NAME`` is an ordinary study, ``NAME-wfK`` (``hbopt study best
+NAME-wfK`` shows it). The plan (the folds' windows) is fixed on the first run and kept in
+``$HBOPT_HOME/walkforward/NAME/plan.json``; running again adds trials to each fold. The result,
+``result.json`` and ``report.html`` beside it, is what ``hbopt validate NAME`` reads.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+
+from hbopt import settings
+from hbopt.cache.files import write_text_atomic
+from hbopt.engine.pool import BacktestPool, Trial
+from hbopt.errors import ConfigError, HboptError, from_description
+from hbopt.search.optimize import Progress
+from hbopt.search.spec import StudySpec
+from hbopt.search.storage import StudyFolder
+from hbopt.search.studies import open_study, ranked, run_trials, study_names
+from hbopt.validate.report import write_walkforward_report
+from hbopt.validate.statistics import sharpe
+from hbopt.validate.windows import DAY, data_windows, folds
+
+YEAR = 365 * DAY
+
+
+def walkforward_dir(name: str):
+    return settings.home() / "walkforward" / name
+
+
+def load_walkforward(name: str) -> dict | None:
+    path = walkforward_dir(name) / "result.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> dict:
+    """Per pair, the folds' ``train`` and ``test`` windows over the spec's whole window."""
+    found = data_windows(spec, user_module)
+    return {"folds": k, "anchored": anchored, "gap": found.gap,
+            "pairs": {pair: [{"train": train.as_list(), "test": test.as_list(), "warmup": warmup}
+                             for train, test in folds(whole, k, found.tick, found.gap, anchored)]
+                      for pair, (whole, warmup) in found.whole.items()}}
+
+
+def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -> dict:
+    path = walkforward_dir(name) / "plan.json"
+    if path.is_file():
+        pinned = json.loads(path.read_text())
+        if (pinned["folds"], pinned["anchored"]) != (k, anchored):
+            raise ConfigError(f"walk-forward {name} exists with {pinned['folds']} "
+                              f"{'anchored' if pinned['anchored'] else 'rolling'} folds; use the same, or another --study name")
+        return pinned
+    made = fresh()
+    write_text_atomic(path, json.dumps(made))
+    return made
+
+
+def walkforward(spec: StudySpec, k: int, n_trials: int, pool: BacktestPool, anchored: bool = False,
+                study_name: str | None = None, user_module: str | None = None,
+                on_plan: Callable[[str, dict], None] = lambda name, plan: None,
+                on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None) -> list[dict]:
+    """Run a walk-forward for each study ``spec`` makes (one per pair, or one across pairs);
+    returns each one's result (also written, with a report, to its folder)."""
+    results = []
+    for name, study_spec in study_names(spec, study_name):
+        study_spec = replace(study_spec, holdout=0.0)
+        folder = walkforward_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        the_plan = _pinned_plan(name, lambda: plan(study_spec, k, anchored, user_module), k, anchored)
+        on_plan(name, the_plan)
+        result = _run(name, study_spec, the_plan, n_trials, pool, user_module, on_progress)
+        write_text_atomic(folder / "result.json", json.dumps(result, default=str))
+        write_walkforward_report(folder / "report.html", result)
+        result["report"] = str(folder / "report.html")
+        results.append(result)
+    return results
+
+
+def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: BacktestPool, user_module, on_progress) -> dict:
+    fold_rows = []
+    for i in range(the_plan["folds"]):
+        fold_name = f"{name}-wf{i + 1}"
+        folder = StudyFolder(fold_name)
+        folder.path.mkdir(parents=True, exist_ok=True)
+        fold = {pair: folds_[i] for pair, folds_ in the_plan["pairs"].items()}
+        windows = {pair: {"window": f["train"], "in_sample": f["train"], "holdout": None, "test": f["test"],
+                          "warmup": f["warmup"], "gap": the_plan["gap"]} for pair, f in fold.items()}
+        with folder.lock():
+            study = open_study(folder, spec, None, user_module, windows)
+            run_trials(folder, study, spec, pool, n_trials, {p: tuple(f["train"]) for p, f in fold.items()},
+                       lambda p: on_progress(f"{fold_name} (fold {i + 1}/{the_plan['folds']})", p, pool))
+            trials = ranked(study)
+        if not trials:
+            raise HboptError(f"fold {i + 1}: no completed, feasible trial to take forward")
+        winner = trials[0]
+        test = {p: tuple(f["test"]) for p, f in fold.items()}
+        [outcome] = pool.run([Trial(i, spec.backtests(winner.params, test))])
+        if outcome.error:
+            raise type(from_description(outcome.error))(f"fold {i + 1}: the winner failed on its test window: "
+                                                        f"{outcome.error}")
+        first_pair = fold[spec.pairs[0]]
+        fold_rows.append({
+            "fold": i + 1, "study": fold_name, "train": first_pair["train"], "test": first_pair["test"],
+            "winner": winner.number, "params": winner.params, "train_value": winner.values[0],
+            "test_value": spec.score(outcome.results)[0],
+            "train_pnl": sum(m.get("net_pnl_quote") or 0.0 for m in winner.user_attrs.get("metrics", [])),
+            "test_pnl": sum(r["net_pnl_quote"] or 0.0 for r in outcome.results),
+            "test_pnl_series": np.sum([r["pnl"]["values"] for r in outcome.results], axis=0).tolist(),
+            "period": outcome.results[0]["pnl"]["period"],
+        })
+    return _summarise(name, spec, the_plan, n_trials, fold_rows)
+
+
+def _summarise(name: str, spec: StudySpec, the_plan: dict, n_trials: int, rows: list[dict]) -> dict:
+    stitched, starts = [], []
+    for row in rows:
+        starts.append(len(stitched))
+        stitched += row["test_pnl_series"]
+    period = rows[0]["period"]
+    curve = np.cumsum(stitched)
+    test_days = sum((r["test"][1] - r["test"][0]) / DAY for r in rows)
+    train_days = sum((r["train"][1] - r["train"][0]) / DAY for r in rows)
+    train_rate = sum(r["train_pnl"] for r in rows) / train_days
+    test_rate = sum(r["test_pnl"] for r in rows) / test_days
+    return {
+        "name": name, "folds": [{k: v for k, v in r.items() if k != "test_pnl_series"} for r in rows],
+        "anchored": the_plan["anchored"], "gap": the_plan["gap"], "trials_per_fold": n_trials,
+        "objective": spec.objectives[0].metric,
+        "out_of_sample": {"net_pnl_quote": float(curve[-1]) if len(curve) else 0.0, "days": round(test_days, 3),
+                          "sharpe_annual": sharpe(stitched) * math.sqrt(YEAR / period),
+                          "max_drawdown_quote": float((curve - np.maximum.accumulate(np.maximum(curve, 0))).min())
+                          if len(curve) else 0.0,
+                          "period_s": period, "pnl": stitched, "fold_starts": starts},
+        # annualised out-of-sample PnL over annualised in-sample PnL of the folds' winners
+        "efficiency": test_rate / train_rate if train_rate > 0 else None,
+        "profitable_folds": sum(r["test_pnl"] > 0 for r in rows) / len(rows),
+        "stability": _stability(spec, rows),
+    }
+
+
+def _stability(spec: StudySpec, rows: list[dict]) -> dict:
+    """How far each parameter of the winners moves between folds: for a number, the standard
+    deviation of the winners' values over the parameter's range (0: the same every fold); for a
+    choice, the share of folds that did not pick the most common one."""
+    out = {}
+    for param in spec.space:
+        values = [r["params"].get(param.name) for r in rows if param.name in r["params"]]
+        if not values:
+            continue
+        if param.type == "categorical":
+            spread = 1 - max(values.count(v) for v in values) / len(values)
+        else:
+            spread = float(np.std(values) / (param.high - param.low)) if param.high > param.low else 0.0
+        out[param.name] = {"values": values, "spread": round(spread, 4)}
+    return out

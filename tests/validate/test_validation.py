@@ -1,0 +1,109 @@
+"""What discover, validate and walkforward tell a user about whether a result will hold, on a
+market with no edge (a random walk) and on one with a real, persistent edge."""
+import json
+
+import pytest
+import yaml
+
+from hbopt.cache import synth
+from hbopt.cache.mirror import Mirror
+from hbopt.search.storage import StudyFolder
+from tests.conftest import CONNECTOR, KEY_1M, PAIR
+
+NAME = f"bollinger_{CONNECTOR}_{PAIR}"
+SPACE = {"bb_length": {"type": "int", "low": 20, "high": 200, "step": 10},
+         "bb_std": {"type": "float", "low": 1.0, "high": 3.0, "step": 0.1},
+         "take_profit": {"type": "float", "low": 0.002, "high": 0.02, "step": 0.001},
+         "stop_loss": {"type": "float", "low": 0.004, "high": 0.03, "step": 0.002},
+         "time_limit": {"type": "int", "low": 1800, "high": 14400, "step": 1800}}
+
+
+def study_file(tmp_path, days=36, **extra):
+    path = tmp_path / "study.yml"
+    path.write_text(yaml.safe_dump({"controller": "bollinger", "connector": CONNECTOR, "pairs": [PAIR],
+                                    "engine": "turbo", "window": {"days": days}, "seed": 3, "space": SPACE, **extra}))
+    return path
+
+
+def market(store, regime: str, seed: int = 5, days: int = 40):
+    store.add(KEY_1M, synth.generate(days, "1m", seed=seed, regime=regime), {"source": "synth", "synthetic": True})
+    Mirror.default().refresh()
+
+
+def discover(hbopt, study, *args):
+    run = hbopt("discover", study, "--iter", "40", "--workers", "2", "--top", "5", "--json", *args)
+    assert run.code == 0, run.err
+    [summary] = json.loads(run.out)
+    return summary
+
+
+def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_path):
+    market(store, "walk")
+    summary = discover(hbopt, study_file(tmp_path, trade_cost=0))  # without fees, no drag to fail on
+    validation = summary["validation"]
+    assert summary["best"][0]["values"][0] > 0  # the best of 40 trials of chance looks good in sample
+    assert validation["verdict"] == "fail"
+    checks = {r["check"]: r for r in validation["reasons"]}
+    assert not checks["deflated Sharpe ratio"]["passed"] and checks["deflated Sharpe ratio"]["figure"] < 0.95
+    assert set(checks) >= {"holdout net PnL", "PBO", "neighbourhood median"}
+
+    # the search never saw the holdout: every trial ran on the in-sample window, which ends (with a
+    # gap as long as the longest time_limit) before the holdout starts
+    windows = summary["windows"][PAIR]
+    assert windows["gap"] == 14400 and windows["in_sample"][1] + 60 + 14400 == windows["holdout"][0]
+    for trial in StudyFolder(NAME).load().get_trials(deepcopy=False):
+        assert trial.user_attrs["window"][0]["end"] == windows["in_sample"][1]
+    assert [r["number"] for r in validation["holdout"]] == [b["number"] for b in summary["best"][:5]]
+    assert all(r["holdout"] is not None for r in validation["holdout"])
+
+    # the same figures later, with the holdout beside the in-sample score, and a report with the plots
+    best = hbopt("study", "best", NAME, "--top", "3", "--json")
+    rows = json.loads(best.out)
+    assert rows[0]["holdout"] == validation["holdout"][0]["holdout"]
+    report = (StudyFolder(NAME).path / "report.html").read_text()
+    assert "Verdict: <span class=\"fail\">fail</span>" in report
+    assert all(title in report for title in ("in-sample vs holdout", "CSCV logits", "Neighbourhood of the best"))
+
+    # thresholds are data too: the verdict follows them, and validate exits 0 either way
+    lenient = hbopt("validate", NAME, "--min-dsr", "0", "--max-pbo", "1", "--neighbourhood", "0",
+                    "--min-oos-pnl", "-1e9", "--workers", "2", "--json")
+    assert lenient.code == 0, lenient.err
+    assert json.loads(lenient.out)["verdict"] == "pass"
+    strict = hbopt("validate", NAME, "--workers", "2", "--json")
+    assert strict.code == 0 and json.loads(strict.out)["verdict"] == "fail"
+
+
+def test_on_a_market_with_a_persistent_edge_the_best_passes(store, hbopt, tmp_path):
+    market(store, "revert")  # a random walk plus a mean-reverting component Bollinger bands can trade
+    summary = discover(hbopt, study_file(tmp_path))
+    validation = summary["validation"]
+    assert validation["verdict"] == "pass", validation["reasons"]
+    checks = {r["check"]: r for r in validation["reasons"]}
+    assert checks["holdout net PnL"]["figure"] > 0 and checks["deflated Sharpe ratio"]["figure"] >= 0.95
+    assert checks["PBO"]["figure"] < 0.5 and validation["neighbourhood"]["holds"]
+    stats = validation["statistics"]
+    assert 1 <= stats["effective_trials"] <= stats["trials"] == 40 and stats["periods"] >= 2 * 16
+
+
+def test_walk_forward_reoptimises_each_fold_and_validate_reads_it(store, hbopt, tmp_path):
+    market(store, "walk")
+    study = study_file(tmp_path, holdout=0)
+    run = hbopt("walkforward", study, "--folds", "3", "--iter", "8", "--workers", "2", "--json")
+    assert run.code == 0, run.err
+    [result] = json.loads(run.out)
+    folds = result["folds"]
+    assert [f["study"] for f in folds] == [f"{NAME}-wf{i}" for i in (1, 2, 3)]
+    for before, fold in zip([None] + folds, folds):
+        assert fold["train"][1] + 60 + result["gap"] == fold["test"][0]  # trained up to the gap before its test
+        if before:
+            assert fold["train"][0] > before["train"][0] and fold["test"][0] > before["test"][1]
+        assert len(StudyFolder(fold["study"]).load().trials) == 8  # a fresh optimisation per fold
+    oos = result["out_of_sample"]
+    assert oos["net_pnl_quote"] == pytest.approx(sum(f["test_pnl"] for f in folds), abs=1e-3)
+    assert len(oos["fold_starts"]) == 3 and 0 <= result["profitable_folds"] <= 1
+    assert set(result["stability"]) == set(SPACE)
+
+    discover(hbopt, study, "--iter", "10")
+    checks = {r["check"]: r for r in json.loads(hbopt("validate", NAME, "--workers", "2", "--json").out)["reasons"]}
+    assert checks["walk-forward net PnL"]["figure"] == pytest.approx(oos["net_pnl_quote"])
+    assert "Walk-forward: stitched out-of-sample equity" in (StudyFolder(NAME).path / "report.html").read_text()
