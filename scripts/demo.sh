@@ -19,4 +19,7 @@ step backtest --controller pmm "${pair[@]}" --set buy_spreads=0.004,0.01 --set s
 step discover --controller bollinger --connector binance_perpetual --pairs BTC-USDT --days 30 --iter 60 \
     --turbo --seed 1 --study demo --top 5
 step study best demo --top 3
+step validate demo
+step walkforward --controller bollinger --connector binance_perpetual --pairs BTC-USDT --days 30 --folds 3 \
+    --iter 20 --turbo --seed 1 --study demo_wf
 step study export-config demo --best 1 --out "${HBOPT_HOME:-.}/conf/controllers"
