@@ -72,19 +72,24 @@ def moments(pnl) -> tuple[float, float]:
     return float((centred ** 3).mean() / variance ** 1.5), float((centred ** 4).mean() / variance ** 2)
 
 
-def effective_trials(matrix, min_correlation: float = 0.7) -> int:
+def effective_trials(matrix, min_correlation: float = 0.7, limit: int = 2000) -> int:
     """How many independent trials the columns amount to: the number of clusters when trials
     whose series correlate by ``min_correlation`` or more (on average, linking clusters by
-    their mean distance) count as one. Columns that never vary are one cluster of their own."""
+    their mean distance) count as one. Columns that never vary are one cluster of their own.
+    Above ``limit`` varying columns, ``limit`` evenly spread ones are clustered and the count
+    scaled up in proportion (an overestimate, so the deflation errs on the strict side)."""
     matrix = np.asarray(matrix, dtype=float)
     varying = matrix[:, matrix.std(axis=0) > 0]
     flat = int(varying.shape[1] < matrix.shape[1])
-    if varying.shape[1] < 2:
-        return max(1, varying.shape[1] + flat)
-    distance = np.sqrt(np.clip(0.5 * (1 - np.corrcoef(varying, rowvar=False)), 0, None))
+    n = varying.shape[1]
+    if n < 2:
+        return max(1, n + flat)
+    sample = varying[:, np.linspace(0, n - 1, min(n, limit)).astype(int)]
+    distance = np.sqrt(np.clip(0.5 * (1 - np.corrcoef(sample, rowvar=False)), 0, None))
     np.fill_diagonal(distance, 0)
     tree = linkage(squareform(distance, checks=False), "average")
-    return int(fcluster(tree, t=np.sqrt(0.5 * (1 - min_correlation)), criterion="distance").max()) + flat
+    clusters = int(fcluster(tree, t=np.sqrt(0.5 * (1 - min_correlation)), criterion="distance").max())
+    return int(math.ceil(clusters * n / sample.shape[1])) + flat
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class Pbo:
     splits: int
 
 
-def pbo(matrix, blocks: int = 16, chunk: int = 2048) -> Pbo:
+def pbo(matrix, blocks: int = 16) -> Pbo:
     """PBO by CSCV: the rows (periods) are cut into ``blocks`` contiguous blocks of equal size
     (trailing rows dropped); every way of picking half the blocks is a training set and the
     other half its test set. Performance is the Sharpe ratio of each column on each set."""
@@ -115,6 +120,7 @@ def pbo(matrix, blocks: int = 16, chunk: int = 2048) -> Pbo:
     chosen = np.zeros((len(combos), blocks))
     chosen[np.arange(len(combos))[:, None], combos] = 1.0
     rows = size * blocks // 2
+    chunk = max(16, 2**22 // n)  # splits at a time: a few arrays of chunk x n floats, tens of MB
     logits = []
     for first in range(0, len(chosen), chunk):
         train = chosen[first:first + chunk]

@@ -48,6 +48,9 @@ def test_effective_trials_counts_each_cluster_of_correlated_trials_once():
     families = np.hstack([np.repeat(base[:, i:i + 1], 10, axis=1) + 0.3 * rng.standard_normal((500, 10)) for i in (0, 1)])
     assert effective_trials(families) == 2
     assert effective_trials(np.hstack([families, np.zeros((500, 1))])) == 3
+    # past the limit an even sample is clustered and the count scaled up
+    assert effective_trials(rng.standard_normal((500, 40)), limit=20) == 40
+    assert effective_trials(families, limit=10) == 4
 
 
 def test_pbo_of_a_hand_computed_case():
