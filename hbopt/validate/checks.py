@@ -154,13 +154,15 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, th
 
 
 def _neighbourhood(spec: StudySpec, best, neighbours: list[dict], axes: list[str], thresholds: Thresholds) -> dict:
-    scores = [_gain(spec, n["value"]) for n in neighbours if n["value"] is not None]
+    """The neighbours' scores against the best's: ``holds`` when their median keeps the
+    threshold's share of it (in the objective's direction)."""
+    values = [n["value"] for n in neighbours if n["value"] is not None]
     best_gain = _gain(spec, best.values[0])
-    median = float(np.median(scores)) if scores else None
+    median = float(np.median(values)) if values else None
     floor = best_gain - (1 - thresholds.neighbourhood) * abs(best_gain)
-    out = {"points": neighbours, "best": best.values[0], "median": median if median is None else _gain(spec, median),
-           "min": _gain(spec, min(scores)) if scores else None, "max": _gain(spec, max(scores)) if scores else None,
-           "holds": median is not None and median >= floor}
+    out = {"points": neighbours, "best": best.values[0], "median": median,
+           "min": min(values, default=None), "max": max(values, default=None),
+           "holds": median is not None and _gain(spec, median) >= floor}
     if len(axes) == 2:
         x, y = axes
         grid = {(n["params"].get(x, best.params[x]), n["params"].get(y, best.params[y])): n["value"]
