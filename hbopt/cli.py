@@ -535,7 +535,8 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @pool_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Rows of the final table, and trials run on the holdout.")
-@click.option("--no-validate", is_flag=True, help="Skip the validation (holdout, statistics, neighbourhood, cost stress).")
+@click.option("--no-validate", is_flag=True, help="Skip the validation (statistics, neighbourhood, cost stress, verdict); "
+                                                  "the top trials still run on the holdout.")
 @threshold_options
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
@@ -637,7 +638,7 @@ def print_study_summary(s: dict, top: int) -> None:
     out.print(f"[bold]{s['study']}[/]: {s['trials']} trials ({s.get('complete', 0)} complete, {s.get('fail', 0)} failed)"
               + (f"; this run {run['trials']} trials in {run['seconds']}s, {run['backtests_per_s']} backtests/s" if run else ""))
     print_best(s["best"][:top], validation=s.get("validation"))
-    if s.get("validation"):
+    if (s.get("validation") or {}).get("verdict"):
         print_verdict(s["validation"])
     if s.get("report"):
         out.print(f"report: {s['report']}")
@@ -844,7 +845,7 @@ def study_best(name, top, as_json):
         return emit_json([{**row, "holdout": holdout.get(row["number"], {}).get("holdout"),
                            "holdout_pairs": holdout.get(row["number"], {}).get("pairs")} for row in rows])
     print_best(rows, title=f"best {len(rows)} trials of {name}", validation=validation)
-    if validation:
+    if (validation or {}).get("verdict"):
         print_verdict(validation)
 
 

@@ -110,10 +110,12 @@ def neighbourhood_points(spec: StudySpec, params: dict, important: list[str]) ->
 
 
 def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, thresholds: Thresholds,
-                   top: int = 10, walkforward: dict | None = None, important: list[str] | None = None) -> dict:
+                   top: int = 10, walkforward: dict | None = None, important: list[str] | None = None,
+                   full: bool = True) -> dict:
     """Validate a study: ``windows`` per pair ``{"in_sample": [s, e], "holdout": [s, e] or None}``;
     the ``top`` trials are backtested on the holdout; ``walkforward`` is a walk-forward result of
-    the same study file, if any; ``important`` the parameters by importance (for the heatmap)."""
+    the same study file, if any; ``important`` the parameters by importance (for the heatmap).
+    Not ``full``: the holdout of the top trials only, no statistics and no verdict."""
     trials = ranked(study)
     if not trials:
         return verdict_of({"error": "no completed, feasible trial"}, thresholds, walkforward)
@@ -122,19 +124,16 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, th
     holdout = {pair: windows[pair]["holdout"] for pair in spec.pairs} if all(
         windows[pair].get("holdout") for pair in spec.pairs) else None
     stressed = replace(spec, trade_cost=spec.trade_cost * thresholds.cost_multiple)
-    points, heat_axes = neighbourhood_points(spec, best.params, important or list(best.params))
-    jobs = [("neighbour", p, spec.backtests(p, in_sample)) for p in points]
-    jobs.append(("stress_in_sample", best.params, stressed.backtests(best.params, in_sample)))
-    if holdout:
-        jobs += [("holdout", t, spec.backtests(t.params, holdout)) for t in trials[:top]]
-        jobs.append(("stress_holdout", best.params, stressed.backtests(best.params, holdout)))
+    points, heat_axes = neighbourhood_points(spec, best.params, important or list(best.params)) if full else ([], [])
+    jobs = [("holdout", t, spec.backtests(t.params, holdout)) for t in trials[:top]] if holdout else []
+    if full:
+        jobs += [("neighbour", p, spec.backtests(p, in_sample)) for p in points]
+        jobs.append(("stress_in_sample", best.params, stressed.backtests(best.params, in_sample)))
+        if holdout:
+            jobs.append(("stress_holdout", best.params, stressed.backtests(best.params, holdout)))
     outcomes = pool.run(Trial(i, backtests) for i, (_, _, backtests) in enumerate(jobs))
 
-    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
-           "statistics": return_statistics(trials, best, thresholds.pbo_blocks)}
-    if len(spec.pairs) > 1:  # one parameter set over several pairs: each pair judged on its own too
-        out["pair_statistics"] = {pair: return_statistics(trials, best, thresholds.pbo_blocks, i)
-                                  for i, pair in enumerate(spec.pairs)}
+    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows}
     rows, neighbours, stress = [], [], {"trade_cost": stressed.trade_cost}
     for (kind, subject, _), outcome in zip(jobs, outcomes):
         if kind == "holdout":
@@ -148,6 +147,12 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, th
         else:
             stress[kind.removeprefix("stress_")] = None if outcome.error else _pnl(outcome.results)
     out["holdout"] = rows
+    if not full:
+        return out
+    out["statistics"] = return_statistics(trials, best, thresholds.pbo_blocks)
+    if len(spec.pairs) > 1:  # one parameter set over several pairs: each pair judged on its own too
+        out["pair_statistics"] = {pair: return_statistics(trials, best, thresholds.pbo_blocks, i)
+                                  for i, pair in enumerate(spec.pairs)}
     out["neighbourhood"] = _neighbourhood(spec, best, neighbours, heat_axes, thresholds)
     out["stress"] = stress
     return verdict_of(out, thresholds, walkforward)

@@ -103,7 +103,7 @@ def equity_svg(stitched: list[float], boundaries: list[int], title: str) -> str:
 def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
     """The study report's validation: the verdict, the holdout of the top trials, the statistics,
     the neighbourhood, the walk-forward (if one ran) and the cost stress, with their plots."""
-    parts = [verdict_html(validation)]
+    parts = [verdict_html(validation)] if "verdict" in validation else []
     if "error" in validation:
         return tuple(parts)
     windows = "".join(f"<li>{html.escape(pair)}: in-sample {_day(w['in_sample'])}, holdout "
@@ -118,6 +118,8 @@ def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
               ", ".join(f"{p}: {_fmt(m['net_pnl_quote'])}" for p, m in r["pairs"].items()), r["error"] or ""]
              for r in rows]))
         parts.append(scatter_svg(rows, metric))
+    if "verdict" not in validation:  # the holdout only (discover --no-validate)
+        return tuple(p for p in parts if p)
     stats = validation["statistics"]
     if "error" not in stats:
         parts.append("<h2>Overfitting statistics</h2>" + _table(

@@ -74,13 +74,14 @@ def important_params(study: optuna.Study) -> list[str]:
 
 
 def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, windows: dict, pool: BacktestPool,
-                    thresholds: Thresholds, top: int, report: bool) -> dict:
-    """Validate a study (under its lock), save ``validation.json`` and rewrite the report."""
+                    thresholds: Thresholds, top: int, report: bool, full: bool = True) -> dict:
+    """Validate a study (under its lock; not ``full``: only run its top trials on the holdout),
+    save ``validation.json`` and rewrite the report."""
     from hbopt.validate.walkforward import load_walkforward
 
     _check_in_sample(study, spec, windows)
     validation = validate_study(spec, study, windows, pool, thresholds, top, load_walkforward(folder.name),
-                                important_params(study) if len(spec.objectives) == 1 else [])
+                                important_params(study) if full and len(spec.objectives) == 1 else [], full)
     validation["study"] = folder.name
     write_text_atomic(validation_path(folder), json.dumps(validation, default=str))
     if report:
@@ -104,7 +105,7 @@ def discover(spec: StudySpec, n_trials: int, pool: BacktestPool, study_name: str
              on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None,
              on_stage: Callable[[str], None] = lambda message: None) -> list[dict]:
     """Run ``n_trials`` more trials of each study ``spec`` makes, on the in-sample windows, then
-    (``validate``) validate each. Returns a summary per study, with ``windows``, ``validation``
+    run the top trials on the holdout and (``validate``) validate each. Returns a summary per study, with ``windows``, ``validation``
     and ``warnings`` (what was repaired on the way: a torn journal line)."""
     if storage_url:
         open_storage(storage_url)  # a bad URL is refused before any study folder exists
@@ -121,9 +122,11 @@ def discover(spec: StudySpec, n_trials: int, pool: BacktestPool, study_name: str
             progress = run_trials(folder, study, study_spec, pool, n_trials, in_sample,
                                   lambda p: on_progress(name, p, pool))
             validation = None
-            if validate:
-                on_stage(f"{name}: validating the best (holdout, neighbourhood, cost stress)")
-                validation = validate_folder(folder, study, study_spec, windows, pool, thresholds, top, report)
+            if validate or any(w.get("holdout") for w in windows.values()):
+                on_stage(f"{name}: " + ("validating the best (holdout, neighbourhood, cost stress)" if validate
+                                        else f"running the top {top} trials on the holdout"))
+                validation = validate_folder(folder, study, study_spec, windows, pool, thresholds, top, report,
+                                             full=validate)
             elif report:
                 write_report(folder, study, study_spec)
             summaries.append({**summary(folder, study, progress, top), "windows": windows,

@@ -85,6 +85,15 @@ def test_on_a_market_with_a_persistent_edge_the_best_passes(store, hbopt, tmp_pa
     assert 1 <= stats["effective_trials"] <= stats["trials"] == 40 and stats["periods"] >= 2 * 16
 
 
+def test_without_validation_the_top_trials_still_face_the_holdout(store, hbopt, tmp_path):
+    market(store, "walk")
+    summary = discover(hbopt, study_file(tmp_path), "--iter", "6", "--top", "3", "--no-validate")
+    validation = summary["validation"]
+    assert "verdict" not in validation and "statistics" not in validation
+    assert [r["number"] for r in validation["holdout"]] == [b["number"] for b in summary["best"][:3]]
+    assert all(r["holdout"] is not None for r in validation["holdout"])
+
+
 def test_walk_forward_reoptimises_each_fold_and_validate_reads_it(store, hbopt, tmp_path):
     market(store, "walk")
     study = study_file(tmp_path, holdout=0)
