@@ -133,7 +133,8 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, th
             jobs.append(("stress_holdout", best.params, stressed.backtests(best.params, holdout)))
     outcomes = pool.run(Trial(i, backtests) for i, (_, _, backtests) in enumerate(jobs))
 
-    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows}
+    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
+           "direction": spec.objectives[0].direction}
     rows, neighbours, stress = [], [], {"trade_cost": stressed.trade_cost}
     for (kind, subject, _), outcome in zip(jobs, outcomes):
         if kind == "holdout":
@@ -174,5 +175,6 @@ def _neighbourhood(spec: StudySpec, best, neighbours: list[dict], axes: list[str
                 for n in neighbours if set(n["params"]) <= {x, y}}
         grid[(best.params[x], best.params[y])] = best.values[0]
         xs, ys = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
-        out["heatmap"] = {"x": x, "y": y, "xs": xs, "ys": ys, "values": [[grid.get((a, b)) for a in xs] for b in ys]}
+        out["heatmap"] = {"x": x, "y": y, "xs": xs, "ys": ys, "values": [[grid.get((a, b)) for a in xs] for b in ys],
+                          "best": [best.params[x], best.params[y]]}
     return out

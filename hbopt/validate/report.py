@@ -57,19 +57,21 @@ def histogram_svg(histogram: dict, pbo: float) -> str:
     return svg(bars + axis, "Probability of backtest overfitting: CSCV logits")
 
 
-def heatmap_svg(heat: dict, metric: str) -> str:
-    """The objective around the best for the two most important parameters (the best in the middle)."""
+def heatmap_svg(heat: dict, metric: str, maximize: bool = True) -> str:
+    """The objective around the best for the two most important parameters (the best outlined)."""
     xs, ys, values = heat["xs"], heat["ys"], heat["values"]
     known = [v for row in values for v in row if v is not None]
     if not known:
         return ""
-    shade = scale(known, 0.1, 1.0)
+    shade = scale(known, 0.1, 1.0) if maximize else scale([-v for v in known], 0.1, 1.0)
     cw, ch = (W - 2 * PAD) / len(xs), (H - 2 * PAD) / len(ys)
     cells = ""
     for j, row in enumerate(values):
         for i, v in enumerate(row):
             cx, cy = PAD + i * cw, H - PAD - (j + 1) * ch
-            fill = f'fill="#8e44ad" fill-opacity="{shade(v):.2f}"' if v is not None else 'fill="#eee"'
+            fill = f'fill="#8e44ad" fill-opacity="{shade(v if maximize else -v):.2f}"' if v is not None else 'fill="#eee"'
+            if [xs[i], ys[j]] == heat["best"]:
+                fill += ' stroke="#000" stroke-width="2"'
             cells += (f'<rect x="{cx:.1f}" y="{cy:.1f}" width="{cw - 2:.1f}" height="{ch - 2:.1f}" {fill}/>'
                       f'<text x="{cx + 6:.1f}" y="{cy + ch / 2:.1f}" font-size="11">{_fmt(v)}</text>')
     labels = "".join(f'<text x="{PAD + (i + 0.4) * cw:.1f}" y="{H - PAD + 14}" font-size="10">{_fmt(a)}</text>'
@@ -78,7 +80,7 @@ def heatmap_svg(heat: dict, metric: str) -> str:
                       for j, b in enumerate(ys))
     labels += (f'<text x="{W // 2}" y="{H - 6}" font-size="11">{html.escape(heat["x"])}</text>'
                f'<text x="{PAD}" y="12" font-size="11">{html.escape(heat["y"])}</text>')
-    return svg(cells + labels, f"Neighbourhood of the best: {metric} (darker = better)")
+    return svg(cells + labels, f"Neighbourhood of the best (outlined): {metric} (darker = better)")
 
 
 def equity_svg(stitched: list[float], boundaries: list[int], title: str) -> str:
@@ -133,7 +135,7 @@ def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
     parts.append(f"<h2>Neighbourhood</h2><p>{len(hood['points'])} neighbours of the best ({_fmt(hood['best'])}): "
                  f"median {_fmt(hood['median'])}, range {_fmt(hood['min'])} .. {_fmt(hood['max'])}.</p>")
     if hood.get("heatmap"):
-        parts.append(heatmap_svg(hood["heatmap"], metric))
+        parts.append(heatmap_svg(hood["heatmap"], metric, validation["direction"] == "maximize"))
     walk = validation.get("walkforward")
     if walk:
         oos = walk["out_of_sample"]
