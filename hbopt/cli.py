@@ -587,7 +587,7 @@ def print_windows(name: str, windows: dict) -> None:
         holdout = (f"holdout {utc(w['holdout'][0])} -> {utc(w['holdout'][1])} (after a {w['gap'] / 3600:g} h gap)"
                    if w.get("holdout") else "no holdout")
         err.print(f"{name} {pair}: in-sample {utc(w['in_sample'][0])} -> {utc(w['in_sample'][1])}, {holdout}; "
-                  f"warm-up {w['warmup'] / 3600:g} h before each", highlight=False, soft_wrap=True)
+                  f"warm-up {w['warmup'] / 3600:.3g} h before each", highlight=False, soft_wrap=True)
 
 
 class LiveView:

@@ -110,7 +110,7 @@ def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
         return tuple(parts)
     windows = "".join(f"<li>{html.escape(pair)}: in-sample {_day(w['in_sample'])}, holdout "
                       f"{_day(w['holdout']) if w.get('holdout') else 'none'}, gap {w['gap'] / 3600:g} h, "
-                      f"warm-up {w['warmup'] / 3600:g} h</li>" for pair, w in validation["windows"].items())
+                      f"warm-up {w['warmup'] / 3600:.3g} h</li>" for pair, w in validation["windows"].items())
     parts.append(f"<h2>Windows</h2><ul>{windows}</ul>")
     rows = validation["holdout"]
     if rows:
