@@ -519,9 +519,7 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
                  "holdout": holdout}
     if raw.get("engine") is None and turbo is None:
         overrides["engine"] = "stock"
-    store = CandleStore()
-    spec = build_spec(raw, overrides, user_module,
-                      lambda conn: sorted({k.pair for k in store.keys() if k.connector == conn}))
+    spec = build_spec(raw, overrides, user_module, CandleStore().pairs)
     return spec, user_module
 
 

@@ -85,6 +85,10 @@ class CandleStore:
         found = (CandleKey.from_stem(p.name[: -len(SUFFIX)]) for p in self.root.glob(f"*{SUFFIX}"))
         return sorted(k for k in found if k)
 
+    def pairs(self, connector: str) -> list[str]:
+        """The pairs stored for ``connector``, sorted."""
+        return sorted({k.pair for k in self.keys() if k.connector == connector})
+
     def exists(self, key: CandleKey) -> bool:
         return self.path(key).is_file()
 

@@ -6,7 +6,6 @@ the holdout only judges it, never re-ranks the trials, or it would stop being ou
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -15,14 +14,12 @@ from hbopt.engine.pool import BacktestPool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
 from hbopt.search.studies import ranked
-from hbopt.validate.statistics import deflated_sharpe, effective_trials, moments, pbo, sharpe
+from hbopt.validate.statistics import annual_sharpe, deflated_sharpe, effective_trials, moments, pbo, sharpe
 from hbopt.validate.verdict import Thresholds, verdict_of
-
-YEAR = 365 * 86400
 
 
 # ------------------------------------------------------------------------------ return statistics
-def _pair_series(values: list[list[float]], pair: int | None) -> np.ndarray:
+def pair_series(values: list[list[float]], pair: int | None = None) -> np.ndarray:
     """One pair's series, or (``pair`` None) the pairs' sum over the periods they all have."""
     if pair is not None:
         return np.asarray(values[pair], dtype=float)
@@ -34,7 +31,7 @@ def pnl_matrix(trials, pair: int | None = None) -> tuple[np.ndarray, list, int]:
     """The trials' in-sample PnL per period, of pair number ``pair`` or summed over the pairs,
     one column per trial (those with a series of the most common length); the trials kept and
     the period in seconds."""
-    series = [(t, _pair_series(t.user_attrs["pnl"]["values"], pair), t.user_attrs["pnl"]["period"])
+    series = [(t, pair_series(t.user_attrs["pnl"]["values"], pair), t.user_attrs["pnl"]["period"])
               for t in trials if t.user_attrs.get("pnl")]
     if not series:
         return np.zeros((0, 0)), [], 0
@@ -60,7 +57,7 @@ def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dic
     skew, kurtosis = moments(matrix[:, column])
     dsr, sr0 = deflated_sharpe(float(sharpes[column]), n_eff, variance, periods, skew, kurtosis)
     out = {"periods": periods, "period_s": period, "trials": len(kept), "effective_trials": n_eff,
-           "best_sharpe": float(sharpes[column]), "best_sharpe_annual": float(sharpes[column]) * math.sqrt(YEAR / period),
+           "best_sharpe": float(sharpes[column]), "best_sharpe_annual": annual_sharpe(float(sharpes[column]), period),
            "sharpe_variance": variance, "skew": skew, "kurtosis": kurtosis, "expected_max_sharpe": sr0, "dsr": dsr}
     try:
         result = pbo(matrix, blocks)
@@ -73,7 +70,8 @@ def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dic
 
 
 # ------------------------------------------------------------------------------ backtests to run
-def _pnl(results: list[dict]) -> float:
+def net_pnl(results: list[dict]) -> float:
+    """The net PnL (quote) of one parameter set's backtests, summed over its pairs."""
     return float(sum(r.get("net_pnl_quote") or 0.0 for r in results))
 
 
@@ -146,7 +144,7 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, th
             neighbours.append({"params": {k: v for k, v in subject.items() if v != best.params.get(k)},
                                "value": _score(spec, outcome), "error": outcome.error})
         else:
-            stress[kind.removeprefix("stress_")] = None if outcome.error else _pnl(outcome.results)
+            stress[kind.removeprefix("stress_")] = None if outcome.error else net_pnl(outcome.results)
     out["holdout"] = rows
     if not full:
         return out

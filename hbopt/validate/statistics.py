@@ -25,6 +25,7 @@ from scipy.spatial.distance import squareform
 from scipy.stats import norm
 
 EULER_GAMMA = 0.5772156649015329
+YEAR = 365 * 86400
 
 
 def sharpe(pnl) -> float:
@@ -34,6 +35,11 @@ def sharpe(pnl) -> float:
         return 0.0
     std = pnl.std(ddof=1)
     return float(pnl.mean() / std) if std > 0 else 0.0
+
+
+def annual_sharpe(sr: float, period: float) -> float:
+    """A per-period Sharpe ratio (periods of ``period`` seconds) over a 365-day year."""
+    return sr * math.sqrt(YEAR / period)
 
 
 def expected_max_sharpe(variance: float, n_trials: float) -> float:

@@ -60,8 +60,7 @@ def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
 
     # a study from before holdouts had none
     raw = {"holdout": 0, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
-    store = CandleStore()
-    return build_spec(raw, {}, user_module, lambda conn: sorted({k.pair for k in store.keys() if k.connector == conn}))
+    return build_spec(raw, {}, user_module, CandleStore().pairs)
 
 
 def important_params(study: optuna.Study) -> list[str]:

@@ -9,7 +9,6 @@ NAME-wfK`` shows it). The plan (the folds' windows) is fixed on the first run an
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 from typing import Callable
 
@@ -24,10 +23,9 @@ from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import open_study, ranked, run_trials, study_names
 from hbopt.validate.report import write_walkforward_report
-from hbopt.validate.statistics import sharpe
+from hbopt.validate.checks import net_pnl, pair_series
+from hbopt.validate.statistics import annual_sharpe, sharpe
 from hbopt.validate.windows import DAY, data_windows, folds
-
-YEAR = 365 * DAY
 
 
 def walkforward_dir(name: str):
@@ -110,8 +108,8 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: BacktestPoo
             "winner": winner.number, "params": winner.params, "train_value": winner.values[0],
             "test_value": spec.score(outcome.results)[0],
             "train_pnl": sum(m.get("net_pnl_quote") or 0.0 for m in winner.user_attrs.get("metrics", [])),
-            "test_pnl": sum(r["net_pnl_quote"] or 0.0 for r in outcome.results),
-            "test_pnl_series": np.sum([r["pnl"]["values"] for r in outcome.results], axis=0).tolist(),
+            "test_pnl": net_pnl(outcome.results),
+            "test_pnl_series": pair_series([r["pnl"]["values"] for r in outcome.results]).tolist(),
             "period": outcome.results[0]["pnl"]["period"],
         })
     return _summarise(name, spec, the_plan, n_trials, fold_rows)
@@ -133,7 +131,7 @@ def _summarise(name: str, spec: StudySpec, the_plan: dict, n_trials: int, rows: 
         "anchored": the_plan["anchored"], "gap": the_plan["gap"], "trials_per_fold": n_trials,
         "objective": spec.objectives[0].metric,
         "out_of_sample": {"net_pnl_quote": float(curve[-1]) if len(curve) else 0.0, "days": round(test_days, 3),
-                          "sharpe_annual": sharpe(stitched) * math.sqrt(YEAR / period),
+                          "sharpe_annual": annual_sharpe(sharpe(stitched), period),
                           "max_drawdown_quote": float((curve - np.maximum.accumulate(np.maximum(curve, 0))).min())
                           if len(curve) else 0.0,
                           "period_s": period, "pnl": stitched, "fold_starts": starts},

@@ -74,18 +74,16 @@ def folds(window: Segment, k: int, tick: int, gap: int, anchored: bool = False,
     return out
 
 
-def position_lifetime(spec, user_module: str | None) -> int:
+def position_lifetime(spec, config: dict, user_module: str | None) -> int:
     """The longest a position of the study can live, in seconds: the highest ``time_limit`` its
-    space can draw, else the fixed or default one; 0 when the controller has none."""
+    space can draw, else that of ``config`` (a full controller config of the study: its fixed or
+    default one); 0 when the controller has none."""
     from hbopt.engine.controllers import load_config
-    from hbopt.search.space import config_fields
-    from hbopt.search.spec import loadable_point
 
     searched = [p.high for p in spec.space if p.name == "time_limit" and p.type in ("int", "float")]
     if searched:
         return int(math.ceil(searched[0]))
-    config = load_config(spec.config_for(spec.pairs[0], config_fields(loadable_point(spec, user_module))), user_module)
-    return int(math.ceil(getattr(config, "time_limit", None) or 0))
+    return int(math.ceil(getattr(load_config(config, user_module), "time_limit", None) or 0))
 
 
 @dataclass(frozen=True)
@@ -106,12 +104,14 @@ def data_windows(spec, user_module: str | None) -> DataWindows:
 
     tick = interval_seconds(spec.resolution)
     fields = config_fields(loadable_point(spec, user_module))
+    configs = {pair: spec.config_for(pair, fields) for pair in spec.pairs}
     whole = {}
-    for pair in spec.pairs:
-        found = data_window(spec.config_for(pair, fields), spec.resolution, days=spec.days, start=spec.start,
-                            end=spec.end, user_module=user_module)
+    for pair, config in configs.items():
+        found = data_window(config, spec.resolution, days=spec.days, start=spec.start, end=spec.end,
+                            user_module=user_module)
         whole[pair] = (Segment(found["start"], found["end"]), found["warmup"])
-    return DataWindows(whole, tick, -(-position_lifetime(spec, user_module) // tick) * tick)
+    lifetime = position_lifetime(spec, configs[spec.pairs[0]], user_module)
+    return DataWindows(whole, tick, -(-lifetime // tick) * tick)
 
 
 def study_windows(spec, user_module: str | None) -> dict:
