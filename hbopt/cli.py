@@ -1,6 +1,7 @@
 """The ``hbopt`` command line: parsing, printing and exit codes only; the work lives below."""
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -421,10 +422,6 @@ def positive(ctx, param, value: float | None) -> float | None:
     return value
 
 
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def spec_options(f):
     """The options that say what a study optimises and on what (discover and walkforward)."""
     options = [
@@ -455,16 +452,37 @@ def spec_options(f):
 
 
 def pool_options(f):
-    """How the pool of backtest workers runs (discover, walkforward, validate)."""
+    """How the pool of backtest workers runs (discover, walkforward, validate). The command gets
+    them as one ``pool_args`` dict for ``open_pool``, with the local worker count sized to the
+    cores and the memory (said on stderr when memory is the limit, unless ``--quiet``)."""
+    @functools.wraps(f)
+    def command(*args, workers, trial_timeout, max_worker_mb, backend, address, **kwargs):
+        from hbopt.engine.local_pool import default_workers
+
+        if backend == "local" and address:
+            raise click.UsageError("--address needs --backend ray")
+        if backend == "local" and workers is None:
+            workers, note = default_workers(max_worker_mb)
+            if note and not kwargs.get("quiet"):
+                err.print(f"note: {note}", highlight=False, soft_wrap=True)
+        pool_args = {"workers": workers, "trial_timeout": trial_timeout, "max_worker_mb": max_worker_mb,
+                     "backend": backend, "address": address}
+        return f(*args, pool_args=pool_args, **kwargs)
+
     for option in reversed([
-        click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: usable cores]."),
+        click.option("--workers", type=click.IntRange(min=1),
+                     help="Worker processes [default: usable cores, fewer if memory is short; Ray: every CPU "
+                          "of the cluster]."),
         click.option("--trial-timeout", type=float, callback=positive,
                      help="Fail a trial running longer than this many seconds."),
-        click.option("--max-worker-mb", type=float, callback=positive, default=2048,
+        click.option("--max-worker-mb", type=float, callback=positive, default=1024,
                      show_default=True, help="Recycle a worker above this RSS."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where trials run: this machine's cores, or a Ray cluster's (pip install hbopt[ray])."),
+        click.option("--address", help="Ray cluster to join: auto, or HOST:PORT [default: a local Ray instance]."),
     ]):
-        f = option(f)
-    return f
+        command = option(command)
+    return command
 
 
 def threshold_options(f):
@@ -541,7 +559,7 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
              resolution, trade_cost, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
-             workers, trial_timeout, max_worker_mb, top, no_validate, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
+             pool_args, top, no_validate, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
              cost_multiple, pbo_blocks, no_report, as_json, quiet):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers,
     keeping a holdout out of the search, then say whether the best holds.
@@ -561,7 +579,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
                                          controllers_path, holdout)
     thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
     talk = not (as_json or quiet)
-    with open_pool(workers or usable_cores(), controllers_path, trial_timeout, max_worker_mb) as pool, \
+    with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
             LiveView(enabled=talk and err.is_terminal) as view:
         summaries = run_discover(spec, n_trials, pool, study_name, storage, user_module, report=not no_report,
                                  validate=not no_validate, thresholds=thresholds, top=top,
@@ -698,7 +716,7 @@ def bench_pool(days, controller, seed, worker_counts, trials, as_json):
 @threshold_options
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation as JSON (verdict, reasons, figures).")
-def validate(name, top, workers, trial_timeout, max_worker_mb, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
+def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
              cost_multiple, pbo_blocks, controllers_path, as_json):
     """Say whether a study's best will hold: its holdout (and walk-forward, if one ran on the
     same study), the deflated Sharpe ratio, PBO, its neighbourhood and a cost stress. Exits 0
@@ -713,9 +731,7 @@ def validate(name, top, workers, trial_timeout, max_worker_mb, min_dsr, max_pbo,
     from hbopt.validate.studies import validate as run_validate
 
     thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
-    pool_args = {"workers": workers or usable_cores(), "controllers_path": controllers_path,
-                 "trial_timeout": trial_timeout, "max_worker_mb": max_worker_mb}
-    result = run_validate(name, pool_args, controllers_module(controllers_path), thresholds, top,
+    result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path), thresholds, top,
                           on_stage=lambda m: as_json or err.print(m, highlight=False))
     if as_json:
         return emit_json(result)
@@ -735,7 +751,7 @@ def validate(name, top, workers, trial_timeout, max_worker_mb, min_dsr, max_pbo,
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
                 resolution, trade_cost, turbo, feature_timing, controllers_path, folds, anchored, n_trials, study_name,
-                workers, trial_timeout, max_worker_mb, as_json):
+                pool_args, as_json):
     """Walk-forward with re-optimisation: each fold optimises afresh on its training window,
     then its winner trades the test window after it; the test windows stitch into one
     out-of-sample run.
@@ -752,7 +768,7 @@ def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sa
                                          objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
                                          controllers_path)
     talk = not as_json
-    with open_pool(workers or usable_cores(), controllers_path, trial_timeout, max_worker_mb) as pool, \
+    with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
             LiveView(enabled=talk and err.is_terminal) as view:
         results = run_walkforward(spec, folds, n_trials, pool, anchored, study_name, user_module,
                                   on_plan=lambda name, p: talk and print_plan(name, p), on_progress=view.update)

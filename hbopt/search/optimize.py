@@ -21,7 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
-from hbopt.engine.pool import BacktestPool, Outcome, Trial
+from hbopt.engine.pool import Outcome, Pool, Trial
 from hbopt.search.space import distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
@@ -58,7 +58,7 @@ class Progress:
 class Optimizer:
     """Runs ``n_trials`` more trials of one study on a pool."""
 
-    def __init__(self, study: optuna.Study, spec: StudySpec, pool: BacktestPool, windows: dict | None = None):
+    def __init__(self, study: optuna.Study, spec: StudySpec, pool: Pool, windows: dict | None = None):
         """``windows``: pair -> (start, end) each trial is backtested on (default: the spec's window)."""
         self.study, self.spec, self.pool, self.windows = study, spec, pool, windows
         self.space = list(spec.space)

@@ -22,14 +22,15 @@ import psutil
 from hbopt.cache import synth
 from hbopt.cache.mirror import Mirror
 from hbopt.cache.store import CandleKey, CandleStore
-from hbopt.engine.pool import BacktestPool, WorkerSetup
+from hbopt.engine.local_pool import LocalPool
+from hbopt.engine.pool import Pool, WorkerSetup
 from hbopt.search.optimize import Optimizer
 from hbopt.search.spec import build_spec
 
 _CONNECTOR, _PAIR = "binance_perpetual", "BTC-USDT"
 
 
-def _cpu(pool: BacktestPool) -> tuple[float, float]:
+def _cpu(pool: Pool) -> tuple[float, float]:
     """CPU seconds of this (parent) process and of the live workers."""
     own = psutil.Process().cpu_times()
     return own.user + own.system, sum(s["cpu_s"] for s in pool.worker_stats())
@@ -39,7 +40,7 @@ def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     study = optuna.create_study(study_name=f"bench_{workers}", storage=storage)
     samples = []  # (time, trials done, backtest seconds, tree CPU seconds, worker RSS MB list)
-    with BacktestPool(workers, WorkerSetup()) as pool:
+    with LocalPool(workers, WorkerSetup()) as pool:
         def sample(progress):
             samples.append((time.monotonic(), progress.done, progress.backtest_seconds, _cpu(pool),
                             [s["rss_mb"] for s in pool.worker_stats()]))

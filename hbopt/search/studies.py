@@ -14,7 +14,7 @@ import yaml
 from optuna.trial import TrialState
 
 from hbopt.cache.files import write_text_atomic
-from hbopt.engine.pool import BacktestPool
+from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, from_description
 from hbopt.search.optimize import Optimizer, Progress, make_sampler
 from hbopt.search.space import tidy
@@ -58,7 +58,7 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
     return study
 
 
-def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: BacktestPool, n_trials: int,
+def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: Pool, n_trials: int,
                windows: dict | None = None, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
     """Run ``n_trials`` more trials on ``pool``, each backtested on ``windows[pair]`` (start, end)
     if given; record the run in the manifest. Every trial failing raises its error (see

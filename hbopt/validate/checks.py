@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hbopt.engine.pool import BacktestPool, Trial
+from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
 from hbopt.search.studies import ranked
@@ -107,7 +107,7 @@ def neighbourhood_points(spec: StudySpec, params: dict, important: list[str]) ->
     return list(unique.values()), numeric
 
 
-def validate_study(spec: StudySpec, study, windows: dict, pool: BacktestPool, thresholds: Thresholds,
+def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds: Thresholds,
                    top: int = 10, walkforward: dict | None = None, important: list[str] | None = None,
                    full: bool = True) -> dict:
     """Validate a study: ``windows`` per pair ``{"in_sample": [s, e], "holdout": [s, e] or None}``;

@@ -15,7 +15,7 @@ from typing import Callable
 import optuna
 
 from hbopt.cache.files import write_text_atomic
-from hbopt.engine.pool import BacktestPool, WorkerSetup
+from hbopt.engine.pool import Pool, WorkerSetup, make_pool
 from hbopt.errors import HboptError
 from hbopt.search.optimize import Progress
 from hbopt.search.report import write_report
@@ -28,14 +28,15 @@ from hbopt.validate.windows import study_windows
 
 
 @contextmanager
-def open_pool(workers: int, controllers_path=None, trial_timeout: float | None = None,
-              max_worker_mb: float | None = None):
-    """A backtest pool on a fresh mirror (workers memory-map it)."""
+def open_pool(workers: int | None, controllers_path=None, trial_timeout: float | None = None,
+              max_worker_mb: float | None = None, backend: str = "local", address: str | None = None):
+    """A backtest pool on ``backend`` over a fresh mirror (local workers memory-map it; Ray's are
+    sent the candles they need)."""
     from hbopt.cache.mirror import Mirror
 
     Mirror.default().refresh()
     setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
-    with BacktestPool(workers, setup, trial_timeout=trial_timeout) as pool:
+    with make_pool(backend, workers, setup, trial_timeout=trial_timeout, address=address) as pool:
         yield pool
 
 
@@ -72,7 +73,7 @@ def important_params(study: optuna.Study) -> list[str]:
         return []
 
 
-def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, windows: dict, pool: BacktestPool,
+def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, windows: dict, pool: Pool,
                     thresholds: Thresholds, top: int, report: bool, full: bool = True) -> dict:
     """Validate a study (under its lock; not ``full``: only run its top trials on the holdout),
     save ``validation.json`` and rewrite the report."""
@@ -97,11 +98,11 @@ def _check_in_sample(study: optuna.Study, spec: StudySpec, windows: dict) -> Non
                                  f"window ends ({windows[pair]['in_sample'][1]})")
 
 
-def discover(spec: StudySpec, n_trials: int, pool: BacktestPool, study_name: str | None = None,
+def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None = None,
              storage_url: str | None = None, user_module: str | None = None, report: bool = True,
              validate: bool = True, thresholds: Thresholds = Thresholds(), top: int = 10,
              on_windows: Callable[[str, dict], None] = lambda name, windows: None,
-             on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None,
+             on_progress: Callable[[str, Progress, Pool], None] = lambda name, p, pool: None,
              on_stage: Callable[[str], None] = lambda message: None) -> list[dict]:
     """Run ``n_trials`` more trials of each study ``spec`` makes, on the in-sample windows, then
     run the top trials on the holdout and (``validate``) validate each. Returns a summary per study, with ``windows``, ``validation``

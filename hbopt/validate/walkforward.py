@@ -16,7 +16,7 @@ import numpy as np
 
 from hbopt import settings
 from hbopt.cache.files import write_text_atomic
-from hbopt.engine.pool import BacktestPool, Trial
+from hbopt.engine.pool import Pool, Trial
 from hbopt.errors import ConfigError, HboptError, from_description
 from hbopt.search.optimize import Progress
 from hbopt.search.spec import StudySpec
@@ -59,10 +59,10 @@ def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -
     return made
 
 
-def walkforward(spec: StudySpec, k: int, n_trials: int, pool: BacktestPool, anchored: bool = False,
+def walkforward(spec: StudySpec, k: int, n_trials: int, pool: Pool, anchored: bool = False,
                 study_name: str | None = None, user_module: str | None = None,
                 on_plan: Callable[[str, dict], None] = lambda name, plan: None,
-                on_progress: Callable[[str, Progress, BacktestPool], None] = lambda name, p, pool: None) -> list[dict]:
+                on_progress: Callable[[str, Progress, Pool], None] = lambda name, p, pool: None) -> list[dict]:
     """Run a walk-forward for each study ``spec`` makes (one per pair, or one across pairs);
     returns each one's result (also written, with a report, to its folder)."""
     results = []
@@ -80,7 +80,7 @@ def walkforward(spec: StudySpec, k: int, n_trials: int, pool: BacktestPool, anch
     return results
 
 
-def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: BacktestPool, user_module, on_progress) -> dict:
+def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_module, on_progress) -> dict:
     fold_rows = []
     for i in range(the_plan["folds"]):
         fold_name = f"{name}-wf{i + 1}"

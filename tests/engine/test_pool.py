@@ -4,13 +4,14 @@ import time
 
 import psutil
 
-from hbopt.engine.pool import BacktestPool, Trial, WorkerSetup
+from hbopt.engine.local_pool import LocalPool
+from hbopt.engine.pool import Trial, WorkerSetup
 from tests.conftest import CONNECTOR, PAIR
 
 
 def test_workers_over_the_memory_limit_are_recycled_between_batches_and_no_trial_is_lost():
     trials = [Trial(n, ({"config": {"controller_name": "nope"}, "days": 1},)) for n in range(3)]
-    with BacktestPool(1, WorkerSetup(max_rss_mb=1), batch_size=1) as pool:  # every worker is over 1 MB
+    with LocalPool(1, WorkerSetup(max_rss_mb=1), batch_size=1) as pool:  # every worker is over 1 MB
         pool.submit(trials)
         outcomes = []
         while pool.pending:
@@ -21,7 +22,7 @@ def test_workers_over_the_memory_limit_are_recycled_between_batches_and_no_trial
 
 
 def test_a_worker_found_dead_when_a_batch_is_sent_is_replaced_and_no_trial_is_lost(market):
-    with BacktestPool(1, WorkerSetup()) as pool:
+    with LocalPool(1, WorkerSetup()) as pool:
         while not any(s["ready"] for s in pool.worker_stats()):
             pool.poll(0.2)
         [dead] = pool.worker_stats()

@@ -1,0 +1,62 @@
+"""What every backtest worker does, whichever backend hosts it: set itself up once, then run
+trials and answer each with one ``ujson`` string.
+
+Set-up cuts the network off, imports hummingbot and turbo once, makes the user's controllers
+importable and serves candles from ``source`` (the mirror, or the arrays a Ray actor was sent)
+through a bounded :class:`CandleWindows`.
+
+"""
+from __future__ import annotations
+
+import signal
+import time
+
+import ujson
+
+from hbopt.engine.pool import Trial, WorkerSetup
+from hbopt.errors import describe
+
+_state: dict = {}
+
+
+def initialise(setup: WorkerSetup, source=None) -> None:
+    """Set this process up as a backtest worker; ``source``: ``(connector, pair, interval) ->
+    candle array`` (default: the mirror)."""
+    from hbopt.cache.mirror import Mirror
+    from hbopt.cache.windows import CandleWindows
+    from hbopt.engine import offline
+    from hbopt.engine.backtest import backtest
+    from hbopt.engine.controllers import use_controllers_path
+
+    offline.install()
+    import hummingbot.strategy_v2.backtesting.backtesting_engine_base  # noqa: F401  (heavy import, once)
+    import hbopt.engine.turbo  # noqa: F401
+    _state.update(
+        backtest=backtest,
+        candles=CandleWindows(source or Mirror.default().load, max_bytes=int(setup.cache_mb * 2**20)),
+        user_module=use_controllers_path(setup.controllers_path) if setup.controllers_path else None,
+    )
+
+
+def ignore_interrupts() -> None:
+    """Leave Ctrl-C to the driver: it decides when workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_trial(trial: Trial) -> str:
+    """Run a trial's backtests in this worker; a ujson string of ``{"results": [...]}`` or
+    ``{"error": "..."}`` (:func:`describe`'s text, which ``from_description`` turns back into the
+    hbopt error it was, or an internal error), with the ``seconds`` it took."""
+    return _answer(trial)
+
+
+def _answer(trial: Trial) -> str:
+    backtest = _state["backtest"]
+    began = time.perf_counter()
+    try:
+        results = [backtest(**kwargs, candles=_state["candles"], user_module=_state["user_module"])
+                   for kwargs in trial.backtests]
+        return ujson.dumps({"results": results, "seconds": time.perf_counter() - began})
+    except Exception as exc:  # the trial failed, the worker goes on
+        return ujson.dumps({"error": describe(exc), "seconds": time.perf_counter() - began})
+
