@@ -1,13 +1,21 @@
-"""The optimisation loop: a sampler proposes parameters, the pool backtests them, results are
-told to the optuna study as they arrive.
+"""The optimisation loop: a sampler proposes parameters, the pool backtests them, and each result
+is recorded in the study as one finished trial.
 
-TPE and NSGA-II go through optuna's ask/tell (TPE with the constant liar, so trials in flight are
-not proposed again). Random and grid search draw their points themselves, from (seed, index)
-alone, and add finished trials to the study: the same seed gives the same trials whatever the
-number of workers. Parameters already tried are never backtested again: the earlier result is
-told once more, marked as a duplicate. Constraint violations are set on each completed trial with
-optuna's ``set_constraint``: TPE and NSGA-II read them from there, and ``Study.best_trials``
-never returns an infeasible trial.
+The sampler works on a model of the study held in memory (an optuna study on in-memory
+storage): asking and telling there cost no disk writes, and TPE's constant liar sees this run's
+trials in flight. A trial reaches the study's storage once, finished: one journal line or one
+database insert, where ask, suggest, user attributes and tell made about twenty fsynced writes.
+So a run never leaves a RUNNING trial behind and never touches another run's: several drivers
+can share one study (an RDB ``--storage``), each reading what the others finished into its model
+and its duplicate check every :data:`SYNC_SECONDS`.
+
+TPE proposes in batches from one model fit (:class:`~hbopt.search.samplers.BatchedTPESampler`);
+NSGA-II asks per trial. Random and grid search draw their points themselves, from (seed, index)
+alone, so the same seed gives the same trials whatever the number of workers or the backend.
+Parameters already tried are never backtested again: the earlier result is recorded once more,
+marked as a duplicate. Constraint violations are set on each completed trial with optuna's
+``set_constraint``: TPE and NSGA-II read them from there, and ``Study.best_trials`` never
+returns an infeasible trial.
 """
 from __future__ import annotations
 
@@ -22,17 +30,12 @@ from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.engine.pool import Outcome, Pool, Trial
+from hbopt.search.samplers import BatchedTPESampler, make_sampler
 from hbopt.search.space import distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
-
-def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
-    """The spec's optuna sampler; it reads constraints from the trials themselves."""
-    if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed)
-    if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True, multivariate=True)
-    return optuna.samplers.RandomSampler(seed=spec.seed)  # unused for proposals: random/grid draw their own
+SYNC_SECONDS = 5.0
+_FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 
 def params_key(params: dict) -> str:
@@ -62,30 +65,40 @@ class Optimizer:
         """``windows``: pair -> (start, end) each trial is backtested on (default: the spec's window)."""
         self.study, self.spec, self.pool, self.windows = study, spec, pool, windows
         self.space = list(spec.space)
-        self._in_flight: dict[int, tuple[object, dict]] = {}    # trial number -> (optuna trial or index, params)
+        self.model = (optuna.create_study(directions=[o.direction for o in spec.objectives],
+                                          sampler=make_sampler(spec.sampler, spec.seed))
+                      if spec.sampler in ("tpe", "nsga2") else None)
+        self._in_flight: dict[int, tuple[object, dict]] = {}    # pool trial number -> (model trial or index, params)
         self._waiting: dict[str, list[tuple[object, dict]]] = {}  # duplicates of trials in flight
         # params -> (values, attrs, constraints, number) of the trial that ran them
         self._known: dict[str, tuple[list[float], dict, dict, int | None]] = {}
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            self._known.setdefault(params_key(trial.params),
-                                   (trial.values, trial.user_attrs, trial.constraints, trial.number))
-        self._abandon_stale_trials()
+        self._mirrored: set[int] = set()  # numbers of the study's trials the model and _known hold
+        self._synced = 0.0
+        self._sync()
         drawn = {t.user_attrs["draw_index"] for t in study.get_trials(deepcopy=False) if "draw_index" in t.user_attrs}
         highest = max(drawn, default=-1)
         # Points a stopped run drew but never finished come first, then new ones.
         self._indices = itertools.chain((i for i in range(highest) if i not in drawn), itertools.count(highest + 1))
         self._grid = grid_points(self.space) if spec.sampler == "grid" else None
 
-    def _abandon_stale_trials(self) -> None:
-        """Trials a killed run left RUNNING are failed: their results never arrived. (Optuna's
-        public API cannot set their ``error``; readers call a failed trial without one abandoned.)"""
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            self.study.tell(trial.number, state=TrialState.FAIL)
+    def _sync(self) -> None:
+        """Read the trials finished in the study since the last sync (earlier runs', other drivers')
+        into the model and the duplicate check."""
+        self._synced = time.monotonic()
+        for trial in self.study.get_trials(deepcopy=False, states=_FINISHED):
+            if trial.number in self._mirrored:
+                continue
+            self._mirrored.add(trial.number)
+            if trial.state == TrialState.COMPLETE:
+                self._known.setdefault(params_key(trial.params),
+                                       (trial.values, trial.user_attrs, trial.constraints, trial.number))
+                if self.model is not None:
+                    self.model.add_trial(trial)
 
     # -- proposing ----------------------------------------------------------------------------
     def _propose(self) -> tuple[object, dict] | None:
-        if self.spec.sampler in ("tpe", "nsga2"):
-            trial = self.study.ask()
+        if self.model is not None:
+            trial = self.model.ask()
             return trial, suggest(self.space, trial)
         index = next(self._indices)
         if self._grid is not None:
@@ -96,33 +109,38 @@ class Optimizer:
 
     # -- recording ----------------------------------------------------------------------------
     def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, constraints: dict,
-                progress: Progress) -> None:
+                progress: Progress) -> int:
+        """Record a finished trial in the study (and the model); its number in the study."""
         if values is None:
             progress.failed += 1
             progress.errors.append(attrs.get("error", "?"))
+        state = TrialState.COMPLETE if values is not None else TrialState.FAIL
         if isinstance(handle, optuna.Trial):
             for key, value in attrs.items():
                 handle.set_user_attr(key, value)
             for key, value in constraints.items():
                 handle.set_constraint(key, value)
-            if values is None:
-                self.study.tell(handle, state=TrialState.FAIL)
-            else:
-                self.study.tell(handle, values)
+            frozen = self.model.tell(handle, values, state=state)
         else:
-            frozen = optuna.trial.create_trial(
-                params=params, distributions=distributions(self.space, params),
-                values=values, state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
-                user_attrs={**attrs, "draw_index": handle})
+            frozen = optuna.trial.create_trial(params=params, distributions=distributions(self.space, params),
+                                               values=values, state=state, user_attrs={**attrs, "draw_index": handle})
             for key, value in constraints.items():
                 frozen.set_constraint(key, value)
-            self.study.add_trial(frozen)
+        number = self._store(frozen)
         progress.done += 1
         if values is not None and not self.spec.multi_objective and not attrs.get("constraints_violated"):
             better = progress.best is None or (values[0] > progress.best if self.spec.objectives[0].direction ==
                                                "maximize" else values[0] < progress.best)
             if better:
                 progress.best, progress.best_params = values[0], params
+        return number
+
+    def _store(self, frozen: optuna.trial.FrozenTrial) -> int:
+        """Write a finished trial to the study's storage in one record; its number there."""
+        storage = self.study._storage  # as optuna's own samplers reach it: Study.add_trial returns no number
+        number = storage.get_trial_number_from_id(storage.create_new_trial(self.study._study_id, template_trial=frozen))
+        self._mirrored.add(number)
+        return number
 
     def _finish(self, outcome: Outcome, progress: Progress) -> None:
         handle, params = self._in_flight.pop(outcome.trial.number)
@@ -139,9 +157,8 @@ class Optimizer:
                 values = self.spec.score(outcome.results)
             except ValueError as exc:
                 attrs["error"], constraints = str(exc), {}
-        self._record(handle, params, values, attrs, constraints, progress)
+        number = self._record(handle, params, values, attrs, constraints, progress)
         key = params_key(params)
-        number = handle.number if isinstance(handle, optuna.Trial) else None  # random/grid: set by the storage
         for twin_handle, twin_params in self._waiting.pop(key, []):
             self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True, "duplicate_of": number},
                          constraints, progress)
@@ -168,9 +185,13 @@ class Optimizer:
         recorded as failed, and every finished one is already in the study."""
         progress = Progress(target=n_trials)
         issued = 0
+        batched = self.model is not None and isinstance(self.model.sampler, BatchedTPESampler)
         try:
             while progress.done < progress.target:
-                while issued < progress.target and self.pool.idle_capacity > 0:
+                demand = min(progress.target - issued, self.pool.idle_capacity)
+                if batched and demand:
+                    self.model.sampler.expect(demand)
+                for _ in range(demand):
                     proposal = self._propose()
                     if proposal is None:  # the grid is exhausted
                         progress.target = issued
@@ -179,9 +200,11 @@ class Optimizer:
                     self._submit(*proposal, progress)
                 for outcome in self.pool.poll(0.2):
                     self._finish(outcome, progress)
+                if time.monotonic() - self._synced > SYNC_SECONDS:
+                    self._sync()
                 on_progress(progress)
         finally:
-            self._fail_in_flight("interrupted: the run stopped before this trial finished")
+            self._fail_in_flight("interrupted: the run stopped before this trial finished", progress)
         return progress
 
     def _submit(self, handle, params: dict, progress: Progress) -> None:
@@ -199,10 +222,11 @@ class Optimizer:
         self._in_flight[number] = (handle, params)
         self.pool.submit([Trial(number, self.spec.backtests(params, self.windows))])
 
-    def _fail_in_flight(self, reason: str) -> None:
-        for handle, _ in list(self._in_flight.values()) + [w for ws in self._waiting.values() for w in ws]:
+    def _fail_in_flight(self, reason: str, progress: Progress) -> None:
+        """Record the model's trials still in flight as failed with ``reason`` (random and grid
+        points are drawn again by the next run instead)."""
+        for handle, params in list(self._in_flight.values()) + [w for ws in self._waiting.values() for w in ws]:
             if isinstance(handle, optuna.Trial):
-                handle.set_user_attr("error", reason)
-                self.study.tell(handle, state=TrialState.FAIL)
+                self._record(handle, params, None, {"error": reason}, {}, progress)
         self._in_flight.clear()
         self._waiting.clear()

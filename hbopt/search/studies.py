@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from hbopt.cache.files import write_text_atomic
 from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, from_description
-from hbopt.search.optimize import Optimizer, Progress, make_sampler
+from hbopt.search.optimize import Optimizer, Progress
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
@@ -52,7 +52,7 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
     storage, url = folder.storage(storage_url)
     directions = [o.direction for o in spec.objectives]
     study = optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
-                                sampler=make_sampler(spec), load_if_exists=True)
+                                load_if_exists=True)
     if not exists:
         folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
     return study

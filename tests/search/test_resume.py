@@ -1,5 +1,9 @@
-"""Resuming a study that a killed run left behind: a torn journal line, trials left running."""
+"""Resuming a study that a killed run left behind: a torn journal line, trials in flight."""
 import json
+import signal
+import subprocess
+import sys
+import time
 
 from hbopt.search.storage import StudyFolder
 from tests.conftest import CONNECTOR, PAIR
@@ -29,11 +33,25 @@ def test_a_torn_last_journal_line_is_read_past_and_dropped_before_a_resume_appen
     assert len(trials) == 6 and all(t.state.name == "COMPLETE" for t in trials)
 
 
-def test_a_trial_a_killed_run_left_running_is_failed_as_abandoned(market, hbopt):
-    assert hbopt(*RUN, "--study", "ab").code == 0
-    StudyFolder("ab").load().ask()  # what a run killed mid-trial leaves behind: a RUNNING trial
-    assert hbopt(*RUN, "--study", "ab").code == 0
-    trials = StudyFolder("ab").load().get_trials(deepcopy=False)
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["FAIL"] + ["COMPLETE"] * 3
-    rows = [json.loads(line) for line in hbopt("study", "export", "ab", "--format", "jsonl").out.splitlines()]
-    assert rows[3]["error"] == "abandoned: its run ended before it finished"
+def test_a_run_writes_trials_only_once_finished_so_a_killed_run_leaves_none_running(market):
+    folder = StudyFolder("killed")
+    many = [a if a != "3" else "200" for a in RUN]  # --iter 200: it is killed long before
+    run = subprocess.Popen([sys.executable, "-m", "hbopt", *many, "--study", "killed"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    try:
+        while not (folder.exists() and folder.journal_path.is_file() and len(folder.load().get_trials(deepcopy=False)) >= 2):
+            assert run.poll() is None, run.stderr.read().decode()
+            time.sleep(0.2)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    states = {t.state.name for t in folder.load().get_trials(deepcopy=False)}
+    assert states == {"COMPLETE"}
+
+
+def test_a_trial_another_driver_holds_running_is_left_alone(market, hbopt):
+    assert hbopt(*RUN, "--study", "shared").code == 0
+    StudyFolder("shared").load().ask()  # another driver's trial in flight
+    assert hbopt(*RUN, "--study", "shared").code == 0
+    trials = StudyFolder("shared").load().get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["RUNNING"] + ["COMPLETE"] * 3
