@@ -1,9 +1,15 @@
 """Where studies live: ``$HBOPT_HOME/studies/NAME/`` holds the optuna journal (or the name of the
-storage URL used), the reproducibility manifest, the report and the lock that keeps two runs of
-the same study apart. Only a run (``discover``) creates or writes a study; reading one changes nothing.
+storage URL used), the reproducibility manifest and the report. Only a run (``discover``)
+creates or writes a study; reading one changes nothing.
+
+A study on its journal file belongs to one run at a time: a local lock keeps a second one out.
+A study on a database (``--storage`` an RDB URL) is shared: several drivers, on this machine or
+others, may run it at once, each writing only its own finished trials. The database, not a local
+file, then holds what they must agree on (see :func:`hbopt.search.studies.open_study`).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import importlib
@@ -54,8 +60,15 @@ class StudyFolder:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
-    def lock(self):
-        """Exclusive, non-blocking: a second run of the same study fails with BusyError (exit 6)."""
+    def storage_url(self, url: str | None = None) -> str | None:
+        """The storage URL a run uses: ``url`` if given, else the one recorded (None: the journal)."""
+        return url or (self.manifest().get("storage") if self.exists() else None)
+
+    def lock(self, storage_url: str | None = None):
+        """For a run. On the journal: exclusive, non-blocking, so a second run of the same study fails
+        with BusyError (exit 6). On a database storage: none, the study is shared."""
+        if self.storage_url(storage_url):
+            return contextlib.nullcontext()
         return file_lock(self.path / ".lock", wait=False, what=f"study {self.name}")
 
     def manifest(self) -> dict:
@@ -67,10 +80,18 @@ class StudyFolder:
     def write_manifest(self, manifest: dict) -> None:
         write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, default=str))
 
+    def update_manifest(self, change) -> None:
+        """Apply ``change(manifest)`` (in place) and write it, under a short lock of its own: drivers
+        sharing a study on one machine do not lose each other's runs."""
+        with file_lock(self.path / ".manifest.lock"):
+            manifest = self.manifest()
+            change(manifest)
+            self.write_manifest(manifest)
+
     def storage(self, url: str | None = None):
         """The optuna storage and its URL (None for the journal): ``url`` if given, else the one
         recorded, else the study's journal file, created if missing (for a run, under the lock)."""
-        url = url or (self.manifest().get("storage") if self.exists() else None)
+        url = self.storage_url(url)
         if url:
             return open_storage(url), url
         from optuna.storages.journal import JournalFileBackend
@@ -115,11 +136,23 @@ class StudyFolder:
 
 def open_storage(url: str):
     """The optuna storage at ``url`` (an RDB URL such as ``sqlite:///studies.db``); ConfigError if
-    it cannot be opened."""
-    try:
-        return optuna.storages.get_storage(url)
-    except Exception as exc:
-        raise ConfigError(f"cannot open storage {url}: {exc}") from None
+    it cannot be opened. Drivers started at once on a new database race to create optuna's
+    tables: the one that loses tries again once they exist."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(_SCHEMA_TRIES):
+        try:
+            return optuna.storages.get_storage(url)
+        except (IntegrityError, ProgrammingError) as exc:
+            error = exc
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as exc:
+            error = exc
+            break
+    raise ConfigError(f"cannot open storage {url}: {error}")
+
+
+_SCHEMA_TRIES = 4
 
 
 def list_study_names() -> list[str]:

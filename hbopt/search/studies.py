@@ -32,30 +32,44 @@ def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]
     return [(f"{name or spec.controller + '_' + spec.connector}_{pair}", spec.with_pairs([pair])) for pair in spec.pairs]
 
 
+_AGREED = ("controller", "connector", "pairs", "space", "objective", "constraints", "window", "resolution",
+           "trade_cost", "across_pairs", "fixed", "feature_timing", "holdout")  # what a resumed study must keep
+SHARED = "hbopt"  # the user attribute a shared study keeps its spec and windows in
+
+
 def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
-               windows: dict | None = None) -> optuna.Study:
-    """The study to run, created with its manifest if new (recording ``windows``: per pair, the
-    windows its trials and checks run on); resuming with a different spec is refused. Call under
-    the study lock."""
+               plan_windows: Callable[[], dict | None] = lambda: None) -> tuple[optuna.Study, dict | None]:
+    """The study to run and the windows its trials and checks run on (per pair), created with its
+    manifest if new. What the study was created with wins: a different spec is refused, and the
+    windows are the recorded ones (the manifest's, else the shared study's), else
+    ``plan_windows()``. On a database storage the spec and windows are also kept in the study
+    itself, so that drivers on other machines run the same search on the same windows."""
     spec_dict = spec.to_dict()
-    exists = folder.exists()
-    if exists:
-        # studies from before feature_timing and holdout ran in close timing on their whole window
-        recorded = {"feature_timing": "close", "holdout": 0, **folder.manifest()["spec"]}
-        changed = [k for k in ("controller", "connector", "pairs", "space", "objective", "constraints", "window",
-                               "resolution", "trade_cost", "across_pairs", "fixed", "feature_timing", "holdout")
-                   if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
-                   json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
-        if changed:
-            raise ConfigError(f"study {folder.name} exists with a different {', '.join(changed)}; "
-                              "resume it with the same study file and options, or pick another --study name")
+    manifest = folder.manifest() if folder.exists() else None
+    if manifest:
+        _refuse_changes(folder.name, manifest["spec"], spec_dict)
     storage, url = folder.storage(storage_url)
-    directions = [o.direction for o in spec.objectives]
-    study = optuna.create_study(study_name=folder.name, storage=storage, directions=directions,
-                                load_if_exists=True)
-    if not exists:
+    study = optuna.create_study(study_name=folder.name, storage=storage,
+                                directions=[o.direction for o in spec.objectives], load_if_exists=True)
+    shared = study.user_attrs.get(SHARED) if url else None
+    if shared:
+        _refuse_changes(folder.name, shared["spec"], spec_dict)
+    windows = (manifest or {}).get("windows") or (shared or {}).get("windows") or plan_windows()
+    if url and not shared:
+        study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
+    if manifest is None:
         folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
-    return study
+    return study, windows
+
+
+def _refuse_changes(name: str, recorded: dict, spec_dict: dict) -> None:
+    # studies from before feature_timing and holdout ran in close timing on their whole window
+    recorded = {"feature_timing": "close", "holdout": 0, **recorded}
+    changed = [k for k in _AGREED if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
+               json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
+    if changed:
+        raise ConfigError(f"study {name} exists with a different {', '.join(changed)}; "
+                          "resume it with the same study file and options, or pick another --study name")
 
 
 def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: Pool, n_trials: int,
@@ -71,11 +85,9 @@ def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: 
 
 
 def _record_run(folder: StudyFolder, began: float, progress: Progress, workers: int) -> None:
-    manifest = folder.manifest()
-    manifest["runs"].append({"started": int(began), "finished": int(time.time()), "trials": progress.done,
-                             "failed": progress.failed, "duplicates": progress.duplicates, "workers": workers,
-                             "pid": os.getpid()})
-    folder.write_manifest(manifest)
+    run = {"started": int(began), "finished": int(time.time()), "trials": progress.done, "failed": progress.failed,
+           "duplicates": progress.duplicates, "workers": workers, "pid": os.getpid()}
+    folder.update_manifest(lambda manifest: manifest["runs"].append(run))
 
 
 def _refuse_if_hopeless(progress: Progress) -> None:

@@ -113,10 +113,10 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
     for name, study_spec in study_names(spec, study_name):
         folder = StudyFolder(name)
         folder.path.mkdir(parents=True, exist_ok=True)
-        with folder.lock():
+        with folder.lock(storage_url):
             warnings_ = folder.repair_journal()
-            windows = windows_of(folder, study_spec, user_module)
-            study = open_study(folder, study_spec, storage_url, user_module, windows)
+            study, windows = open_study(folder, study_spec, storage_url, user_module,
+                                        lambda: study_windows(study_spec, user_module))
             on_windows(name, windows)
             in_sample = {pair: tuple(w["in_sample"]) for pair, w in windows.items()}
             progress = run_trials(folder, study, study_spec, pool, n_trials, in_sample,

@@ -90,7 +90,7 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_
         windows = {pair: {"window": f["train"], "in_sample": f["train"], "holdout": None, "test": f["test"],
                           "warmup": f["warmup"], "gap": the_plan["gap"]} for pair, f in fold.items()}
         with folder.lock():
-            study = open_study(folder, spec, None, user_module, windows)
+            study, _ = open_study(folder, spec, None, user_module, lambda: windows)
             run_trials(folder, study, spec, pool, n_trials, {p: tuple(f["train"]) for p, f in fold.items()},
                        lambda p: on_progress(f"{fold_name} (fold {i + 1}/{the_plan['folds']})", p, pool))
             trials = ranked(study)
