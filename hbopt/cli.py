@@ -375,11 +375,18 @@ def print_backtest(r: dict) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market.")
 @click.option("--pool", "pool_mode", is_flag=True, help="Benchmark the discover pool instead of the engines.")
 @click.option("--workers", "worker_counts", default="1,2", show_default=True, help="--pool: worker counts to compare.")
-@click.option("--trials", type=click.IntRange(min=10), default=200, show_default=True, help="--pool: trials per count.")
+@click.option("--search", "search_mode", is_flag=True,
+              help="Compare the best batched TPE finds with plain sequential TPE's (a function and a backtest study).")
+@click.option("--trials", type=click.IntRange(min=10),
+              help="--pool: trials per run [default: 1000]; --search: trials per backtest study [default: 150].")
+@click.option("--samplers", default="random,tpe", show_default=True,
+              help="--pool: samplers whose driver and workers are measured (the first also for the scaling table).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(days, names, seed, pool_mode, worker_counts, trials, as_json):
-    """Stock vs turbo engine on the same configs and data, one core; or, with --pool, the
-    discover pool's throughput, CPU use, overhead and memory for several worker counts.
+def bench(days, names, seed, pool_mode, worker_counts, search_mode, trials, samplers, as_json):
+    """Stock vs turbo engine on the same configs and data, one core; or, with --pool, what a
+    discover run costs: per sampler the driver's CPU per trial and its ceiling (trials/s when
+    backtests cost nothing), the workers' busy share and RSS over the run; and throughput for
+    each worker count.
 
     Engines: per controller, ms per backtest for each engine, the speedup, the peak memory rise
     and whether the two engines agree (same executors, PnL, fees and volume to 1e-9, same summary).
@@ -387,12 +394,16 @@ def bench(days, names, seed, pool_mode, worker_counts, trials, as_json):
     \b
     Examples:
       hbopt bench --days 90
-      hbopt bench --pool --workers 1,2 --trials 200 --days 90
+      hbopt bench --pool --workers 1,2 --trials 1000 --days 90
+      hbopt bench --pool --workers 2 --samplers tpe,nsga2 --trials 300 --days 360
+      hbopt bench --search --trials 150 --days 90
     """
     from hbopt.engine.bench import CONFIGS, run_bench
 
     if pool_mode:
-        return bench_pool(days, names.split(",")[0], seed, worker_counts, trials, as_json)
+        return bench_pool(days, names.split(",")[0], seed, worker_counts, trials or 1000, samplers, as_json)
+    if search_mode:
+        return bench_search(days, names.split(",")[0], trials or 150, as_json)
 
     controllers = [n.strip() for n in names.split(",") if n.strip()]
     unknown = sorted(set(controllers) - set(CONFIGS))
@@ -691,21 +702,50 @@ def print_verdict(v: dict) -> None:
                       r.get("note", "")] for r in v["reasons"]]))
 
 
-def bench_pool(days, controller, seed, worker_counts, trials, as_json):
+def bench_pool(days, controller, seed, worker_counts, trials, samplers, as_json):
     from hbopt.search.pool_bench import run_pool_bench
+    from hbopt.search.spec import SAMPLERS
 
     try:
         counts = [int(n) for n in worker_counts.split(",")]
     except ValueError:
         raise click.BadParameter("a comma-separated list of numbers", param_hint="--workers") from None
+    names = [n.strip() for n in samplers.split(",") if n.strip()]
+    if not names or set(names) - set(SAMPLERS) or "grid" in names:
+        raise click.BadParameter(f"a comma-separated list of {', '.join(s for s in SAMPLERS if s != 'grid')}",
+                                 param_hint="--samplers")
     with err.status("benchmarking the pool") as status:
-        rows = run_pool_bench(counts, trials, days, controller, seed, progress=lambda m: status.update(m))
+        bench = run_pool_bench(counts, trials, days, controller, names, seed, progress=lambda m: status.update(m))
+    if as_json:
+        return emit_json(bench)
+    most = max(counts)
+    title = f"{controller}, {trials} trials of {days:g} days (turbo), steady state"
+    out.print(table(["sampler", "driver ms/trial, alone", "ceiling trials/s", f"trials/s, {most} workers",
+                     "driver ms/trial", "workers busy %", "RSS growth %", "replaced"],
+                    [[r["sampler"], r["ceiling_driver_ms"], r["ceiling_trials_per_s"], r["trials_per_s"],
+                      r["driver_ms"], r["busy_pct"], r["rss_growth_pct"], r["replaced"]] for r in bench["samplers"]],
+                    title=title))
+    rss = [r["rss_over_time"] for r in bench["samplers"]]
+    out.print(table(["trial", *(r["sampler"] for r in bench["samplers"])],
+                    [[marks[0]["trial"], *("/".join(map(str, m["rss_mb"])) for m in marks)] for marks in zip(*rss)],
+                    title="worker RSS (MB) by trial"))
+    out.print(table(["workers", "trials/s", "scaling", "workers busy %", "driver ms/trial"],
+                    [[r["workers"], r["trials_per_s"], f"{r['scaling']}x", r["busy_pct"], r["driver_ms"]]
+                     for r in bench["scaling"]], title=f"scaling, {names[0]} search"))
+
+
+def bench_search(days, controller, trials, as_json):
+    from hbopt.engine.local_pool import usable_cores
+    from hbopt.search.sampler_bench import run_search_bench
+
+    with err.status("comparing samplers") as status:
+        rows = run_search_bench(backtest_trials=trials, controller=controller, days=days, workers=usable_cores(),
+                                progress=lambda m: status.update(m))
     if as_json:
         return emit_json(rows)
-    out.print(table(["workers", "trials/s", "scaling", "CPU busy %", "overhead %", "ms/trial", "RSS growth %", "RSS MB"],
-                    [[r["workers"], r["trials_per_s"], f"{r['scaling']}x", r["cpu_busy_pct"], r["overhead_pct"],
-                      r["ms_per_trial"], r["rss_growth_pct"], " ".join(map(str, r["rss_mb"]))] for r in rows],
-                    title=f"{controller}, {trials} random-search trials of {days:g} days (turbo), steady state"))
+    out.print(table(["problem", "sampler", "trials", "seeds", "best (mean ± s.e.)", "driver ms/trial"],
+                    [[r["problem"], r["sampler"], r["trials"], r["seeds"], f"{r['best_mean']:.4g} ± {r['best_se']:.2g}",
+                      r["driver_ms"]] for r in rows], title="best found after N trials, sequential"))
 
 
 # ----------------------------------------------------------------------------------- validate

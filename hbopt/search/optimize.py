@@ -34,6 +34,8 @@ from hbopt.search.samplers import BatchedTPESampler, make_sampler
 from hbopt.search.space import distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created, model included
+
 SYNC_SECONDS = 5.0
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 

@@ -1,16 +1,24 @@
-"""``hbopt bench --pool``: how well a discover run keeps its workers busy.
+"""``hbopt bench --pool``: whether a discover run keeps every worker busy, and what the driver
+and the workers cost.
 
-Runs the same seeded random search (the real loop: study on disk, pool, turbo backtests of a
-built-in on a synthetic market) with each worker count and measures, over the steady state
-(after every worker's first trials, before the last ones drain):
-throughput, CPU time of the whole process tree / (wall x workers), dispatch and result overhead
-(1 - backtest seconds / worker seconds), and each worker's RSS growth from the end of warm-up
-(the first fifth of the trials: a worker's heap settles at the size of the largest trials it
-has met) to the end.
+Every run is the real loop (a study on disk, the optimizer, a pool of workers running turbo
+backtests of a built-in on a synthetic market). Per sampler:
+
+- **driver**: the driver process's CPU per trial, and its ceiling: trials/s it feeds a pool whose
+  backtests cost nothing (:class:`InstantPool`, answering each trial at once with a real result
+  whose objective is seeded noise, so the sampler has something to model);
+- **workers**: trials/s on the largest worker count, their busy share (their CPU time over wall
+  time x workers) and each worker's RSS over the run, and its growth from 20% of the trials
+  (a worker's heap settles after its first trials) to the end.
+
+Then a scaling table: trials/s and busy share for each worker count, with the first sampler.
+Figures are taken over the steady state, after every worker's first trials and before the last
+ones drain.
 """
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -23,52 +31,112 @@ from hbopt.cache import synth
 from hbopt.cache.mirror import Mirror
 from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.engine.local_pool import LocalPool
-from hbopt.engine.pool import Pool, WorkerSetup
+from hbopt.engine.pool import Outcome, Pool, Trial, WorkerSetup
 from hbopt.search.optimize import Optimizer
-from hbopt.search.spec import build_spec
+from hbopt.search.spec import build_spec, loadable_point
 
 _CONNECTOR, _PAIR = "binance_perpetual", "BTC-USDT"
+_RSS_POINTS = 10  # RSS samples reported over a run
+_SAMPLE_SECONDS = 0.25  # how often a run is sampled (each sample reads every worker's /proc)
 
 
-def _cpu(pool: Pool) -> tuple[float, float]:
-    """CPU seconds of this (parent) process and of the live workers."""
-    own = psutil.Process().cpu_times()
-    return own.user + own.system, sum(s["cpu_s"] for s in pool.worker_stats())
+class InstantPool(Pool):
+    """A pool whose trials finish the moment they are submitted, each with a copy of ``result``
+    holding seeded noise as every objective metric: what the driver costs on its own."""
+
+    def __init__(self, result: dict, metrics, capacity: int):
+        self.size, self._result, self._metrics, self._capacity = capacity, result, tuple(metrics), capacity
+        self._done: list[Outcome] = []
+
+    def submit(self, trials) -> None:
+        for trial in trials:
+            noise = random.Random(trial.number)
+            results = [{**self._result, **{m: noise.gauss(0, 1) for m in self._metrics}}]
+            self._done.append(Outcome(trial, results, worker=0))
+
+    def poll(self, timeout: float = 0.2) -> list[Outcome]:
+        done, self._done = self._done, []
+        return done
+
+    @property
+    def pending(self) -> int:
+        return len(self._done)
+
+    @property
+    def idle_capacity(self) -> int:
+        return max(0, self._capacity - len(self._done))
+
+    def worker_stats(self) -> list[dict]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def _own_cpu() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _study(journal: Path, name: str) -> optuna.Study:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    return optuna.create_study(study_name=name, storage=storage)
+
+
+def _ceiling(spec, trials: int, capacity: int, journal: Path) -> dict:
+    """Trials/s and driver CPU per trial against an :class:`InstantPool`. Its result is backtested
+    in a worker: run here, the backtest's garbage would slow this process's collector as it never
+    does a real driver's."""
+    with LocalPool(1) as worker:
+        [outcome] = worker.run([Trial(0, spec.backtests(loadable_point(spec, None)))])
+    result = outcome.results[0]
+    pool = InstantPool(result, [o.metric for o in spec.objectives], capacity)
+    began, cpu = time.monotonic(), _own_cpu()
+    Optimizer(_study(journal, "ceiling"), spec, pool).run(trials)
+    wall, cpu = time.monotonic() - began, _own_cpu() - cpu
+    return {"ceiling_trials_per_s": round(trials / wall, 1), "ceiling_driver_ms": round(1000 * cpu / trials, 2)}
 
 
 def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
-    study = optuna.create_study(study_name=f"bench_{workers}", storage=storage)
-    samples = []  # (time, trials done, backtest seconds, tree CPU seconds, worker RSS MB list)
+    """A real run on ``workers`` local workers, measured over its steady state."""
+    samples = []  # (time, trials done, driver CPU s, worker CPU s, worker RSS MB list)
+    warm, tail = 2 * workers, trials - 2 * workers
     with LocalPool(workers, WorkerSetup()) as pool:
         def sample(progress):
-            samples.append((time.monotonic(), progress.done, progress.backtest_seconds, _cpu(pool),
-                            [s["rss_mb"] for s in pool.worker_stats()]))
+            last = samples[-1] if samples else None
+            edge = last is not None and any(last[1] < mark <= progress.done for mark in (warm, tail, trials))
+            if last is not None and not edge and time.monotonic() - last[0] < _SAMPLE_SECONDS:
+                return
+            stats = pool.worker_stats()
+            samples.append((time.monotonic(), progress.done, _own_cpu(), sum(s["cpu_s"] for s in stats),
+                            [s["rss_mb"] for s in stats]))
         began = time.monotonic()
-        Optimizer(study, spec, pool).run(trials, sample)
+        Optimizer(_study(journal, f"bench_{workers}"), spec, pool).run(trials, sample)
         wall = time.monotonic() - began
-        failed = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL")
-    warm, tail = 2 * workers, trials - 2 * workers
+        replaced = pool.replaced
     steady = [s for s in samples if warm <= s[1] <= tail]
-    (t0, d0, b0, c0, _), (t1, d1, b1, c1, _) = steady[0], steady[-1]
-    rss0 = next(s[4] for s in samples if s[1] >= max(warm, trials // 5))
-    rss1 = samples[-1][4]
-    span, backtest_s = t1 - t0, b1 - b0
+    if len(steady) < 2:  # a run too short for a steady state: the whole of it
+        steady = [samples[0], samples[-1]]
+    (t0, d0, p0, w0, _), (t1, d1, p1, w1, _) = steady[0], steady[-1]
+    span = t1 - t0
+    rss_from = next(s[4] for s in samples if s[1] >= max(warm, trials // 5))
+    rss_to = samples[-1][4]
+    marks = [next(s for s in samples if s[1] >= trials * k / _RSS_POINTS) for k in range(1, _RSS_POINTS + 1)]
     return {
-        "workers": workers, "trials": trials, "failed": failed, "wall_s": round(wall, 2),
-        "steady_trials": d1 - d0, "trials_per_s": round((d1 - d0) / span, 3),
-        "cpu_busy_pct": round(100 * (sum(c1) - sum(c0)) / (span * workers), 1),
-        "parent_cpu_pct": round(100 * (c1[0] - c0[0]) / span, 1),
-        "overhead_pct": round(100 * (1 - backtest_s / (span * workers)), 2),
-        "ms_per_trial": round(1000 * backtest_s / max(1, d1 - d0), 1),
-        "rss_growth_pct": round(max(100 * (b - a) / a for a, b in zip(rss0, rss1)), 1),
-        "rss_mb": [round(r) for r in rss1],
+        "workers": workers, "trials": trials, "wall_s": round(wall, 2), "replaced": replaced,
+        "trials_per_s": round((d1 - d0) / span, 2),
+        "driver_ms": round(1000 * (p1 - p0) / (d1 - d0), 2),
+        "busy_pct": round(100 * (w1 - w0) / (span * workers), 1),
+        "rss_growth_pct": round(max(100 * (b - a) / a for a, b in zip(rss_from, rss_to)), 1),
+        "rss_over_time": [{"trial": s[1], "rss_mb": [round(r) for r in s[4]]} for s in marks],
     }
 
 
-def run_pool_bench(worker_counts: list[int], trials: int = 200, days: float = 90, controller: str = "bollinger",
-                   seed: int = 7, progress: Callable[[str], None] = lambda message: None) -> list[dict]:
-    """One row per worker count; ``scaling`` is throughput relative to the first count."""
+def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 90, controller: str = "bollinger",
+                   samplers=("random", "tpe"), seed: int = 7,
+                   progress: Callable[[str], None] = lambda message: None) -> dict:
+    """``{"samplers": [row per sampler], "scaling": [row per worker count]}``; ``scaling`` in a
+    row is its throughput over the first count's."""
     with tempfile.TemporaryDirectory(prefix="hbopt-bench-") as scratch:
         saved = {k: os.environ.get(k) for k in ("HBOPT_HOME", "HBOPT_MIRROR_DIR")}
         os.environ.update(HBOPT_HOME=str(Path(scratch) / "home"), HBOPT_MIRROR_DIR=str(Path(scratch) / "mirror"))
@@ -76,19 +144,32 @@ def run_pool_bench(worker_counts: list[int], trials: int = 200, days: float = 90
             CandleStore().add(CandleKey(_CONNECTOR, _PAIR, "1m"), synth.generate(days + 4, "1m", seed=seed),
                               {"synthetic": True})
             Mirror.default().refresh()
-            spec = build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR],
-                               "sampler": "random", "engine": "turbo", "seed": seed, "window": {"days": days}},
-                              {}, None, lambda connector: [_PAIR])
-            rows = []
-            for workers in worker_counts:
-                progress(f"{workers} worker(s), {trials} trials of {days:g} days")
-                rows.append(_measure(spec, workers, trials, Path(scratch) / f"journal_{workers}.log"))
+
+            def spec_for(sampler):
+                return build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR],
+                                   "sampler": sampler, "engine": "turbo", "seed": seed, "window": {"days": days}},
+                                  {}, None, lambda connector: [_PAIR])
+            most = max(worker_counts)
+            rows, by_count = [], {}
+            for sampler in samplers:
+                progress(f"{sampler}: the driver alone, {trials} trials")
+                row = {"sampler": sampler, **_ceiling(spec_for(sampler), trials, 2 * most,
+                                                      Path(scratch) / f"ceiling_{sampler}.log")}
+                progress(f"{sampler}: {most} worker(s), {trials} trials of {days:g} days")
+                row.update(_measure(spec_for(sampler), most, trials, Path(scratch) / f"{sampler}.log"))
+                rows.append(row)
+            by_count[most] = rows[0]
+            for workers in sorted(set(worker_counts) - {most}):
+                progress(f"{samplers[0]}: {workers} worker(s), {trials} trials of {days:g} days")
+                by_count[workers] = _measure(spec_for(samplers[0]), workers, trials,
+                                             Path(scratch) / f"scaling_{workers}.log")
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-    for row in rows:
-        row["scaling"] = round(row["trials_per_s"] / rows[0]["trials_per_s"], 2)
-    return rows
+    first = by_count[min(worker_counts)]["trials_per_s"]
+    scaling = [{"workers": w, "trials_per_s": r["trials_per_s"], "scaling": round(r["trials_per_s"] / first, 2),
+                "busy_pct": r["busy_pct"], "driver_ms": r["driver_ms"]} for w, r in sorted(by_count.items())]
+    return {"controller": controller, "days": days, "trials": trials, "samplers": rows, "scaling": scaling}

@@ -21,8 +21,6 @@ from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
 
 def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]]:
     """One study per pair (named ``NAME_PAIR`` when several), or one across all pairs."""

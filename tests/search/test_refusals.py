@@ -76,3 +76,9 @@ def test_when_every_trial_fails_the_first_failure_decides_the_exit_code(error, c
     with pytest.raises(HboptError) as raised:
         _refuse_if_hopeless(progress)
     assert type(raised.value) is cls and str(raised.value).startswith("all 2 trials failed; the first: ")
+
+
+def test_an_address_without_the_ray_backend_is_a_usage_error(hbopt):
+    run = hbopt("discover", *BASE, "--address", "auto")
+    assert run.code == 2 and "--address needs --backend ray" in run.err
+    assert not (studies_dir() / "bad").exists()
