@@ -34,13 +34,18 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     return BatchedTPESampler(seed=seed, constant_liar=True, multivariate=True)
 
 
-def styblinski_tang(trial: optuna.Trial) -> float:
-    x = np.array([trial.suggest_float(f"x{i}", -5, 5, step=0.05) if i % 2 else trial.suggest_int(f"x{i}", -5, 5)
-                  for i in range(8)])
-    return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x))
+def _styblinski_tang():
+    def propose(trial: optuna.Trial) -> list:
+        return [trial.suggest_float(f"x{i}", -5, 5, step=0.05) if i % 2 else trial.suggest_int(f"x{i}", -5, 5)
+                for i in range(8)]
+
+    def evaluate(x: list) -> float:
+        x = np.array(x)
+        return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x))
+    return propose, evaluate, "minimize"
 
 
-def _backtest_objective(controller: str, days: float):
+def _backtest_study(controller: str, days: float):
     from hbopt.cache.mirror import Mirror
     from hbopt.cache.windows import CandleWindows
     from hbopt.engine.backtest import backtest
@@ -51,26 +56,23 @@ def _backtest_objective(controller: str, days: float):
                        "window": {"days": days}}, {}, None, lambda connector: [_PAIR])
     candles = CandleWindows(Mirror.default().load, max_bytes=2**28)
 
-    def objective(trial: optuna.Trial) -> float:
-        results = [backtest(**kwargs, candles=candles) for kwargs in spec.backtests(suggest(list(spec.space), trial))]
-        return spec.score(results)[0]
-    return objective, spec.objectives[0].direction
+    def evaluate(params: dict) -> float:
+        return spec.score([backtest(**kwargs, candles=candles) for kwargs in spec.backtests(params)])[0]
+    return lambda trial: suggest(list(spec.space), trial), evaluate, spec.objectives[0].direction
 
 
 def _search(problem: str, sampler: str, seed: int, trials: int, controller: str, days: float) -> tuple[float, float]:
-    """The best value after ``trials`` and the sampler's CPU ms per trial (asking and telling)."""
+    """The best value after ``trials`` and the sampler's CPU ms per trial (ask, suggest, tell)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if problem == "function":
-        objective, direction = styblinski_tang, "minimize"
-    else:
-        objective, direction = _backtest_objective(controller, days)
+    propose, evaluate, direction = _styblinski_tang() if problem == "function" else _backtest_study(controller, days)
     study = optuna.create_study(sampler=_sampler(sampler, seed), direction=direction)
     driver = 0.0
     for _ in range(trials):
         began = time.thread_time()
         trial = study.ask()
+        point = propose(trial)  # optuna samples here, on the first suggest
         driver += time.thread_time() - began
-        value = objective(trial)
+        value = evaluate(point)
         began = time.thread_time()
         study.tell(trial, value)
         driver += time.thread_time() - began
