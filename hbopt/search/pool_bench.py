@@ -17,9 +17,7 @@ ones drain.
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,9 +25,7 @@ from typing import Callable
 import optuna
 import psutil
 
-from hbopt.cache import synth
-from hbopt.cache.mirror import Mirror
-from hbopt.cache.store import CandleKey, CandleStore
+from hbopt.cache.scratch import scratch_market
 from hbopt.engine.local_pool import LocalPool
 from hbopt.engine.pool import Outcome, Pool, Trial, WorkerSetup
 from hbopt.search.optimize import Optimizer
@@ -137,38 +133,23 @@ def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 9
                    progress: Callable[[str], None] = lambda message: None) -> dict:
     """``{"samplers": [row per sampler], "scaling": [row per worker count]}``; ``scaling`` in a
     row is its throughput over the first count's."""
-    with tempfile.TemporaryDirectory(prefix="hbopt-bench-") as scratch:
-        saved = {k: os.environ.get(k) for k in ("HBOPT_HOME", "HBOPT_MIRROR_DIR")}
-        os.environ.update(HBOPT_HOME=str(Path(scratch) / "home"), HBOPT_MIRROR_DIR=str(Path(scratch) / "mirror"))
-        try:
-            CandleStore().add(CandleKey(_CONNECTOR, _PAIR, "1m"), synth.generate(days + 4, "1m", seed=seed),
-                              {"synthetic": True})
-            Mirror.default().refresh()
-
-            def spec_for(sampler):
-                return build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR],
-                                   "sampler": sampler, "engine": "turbo", "seed": seed, "window": {"days": days}},
-                                  {}, None, lambda connector: [_PAIR])
-            most = max(worker_counts)
-            rows, by_count = [], {}
-            for sampler in samplers:
-                progress(f"{sampler}: the driver alone, {trials} trials")
-                row = {"sampler": sampler, **_ceiling(spec_for(sampler), trials, 2 * most,
-                                                      Path(scratch) / f"ceiling_{sampler}.log")}
-                progress(f"{sampler}: {most} worker(s), {trials} trials of {days:g} days")
-                row.update(_measure(spec_for(sampler), most, trials, Path(scratch) / f"{sampler}.log"))
-                rows.append(row)
-            by_count[most] = rows[0]
-            for workers in sorted(set(worker_counts) - {most}):
-                progress(f"{samplers[0]}: {workers} worker(s), {trials} trials of {days:g} days")
-                by_count[workers] = _measure(spec_for(samplers[0]), workers, trials,
-                                             Path(scratch) / f"scaling_{workers}.log")
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with scratch_market(_CONNECTOR, _PAIR, days + 4, seed) as scratch:
+        def spec_for(sampler):
+            return build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR], "sampler": sampler,
+                               "engine": "turbo", "seed": seed, "window": {"days": days}}, {}, None,
+                              lambda connector: [_PAIR])
+        most = max(worker_counts)
+        rows, by_count = [], {}
+        for sampler in samplers:
+            progress(f"{sampler}: the driver alone, {trials} trials")
+            row = {"sampler": sampler, **_ceiling(spec_for(sampler), trials, 2 * most, scratch / f"ceiling_{sampler}.log")}
+            progress(f"{sampler}: {most} worker(s), {trials} trials of {days:g} days")
+            row.update(_measure(spec_for(sampler), most, trials, scratch / f"{sampler}.log"))
+            rows.append(row)
+        by_count[most] = rows[0]
+        for workers in sorted(set(worker_counts) - {most}):
+            progress(f"{samplers[0]}: {workers} worker(s), {trials} trials of {days:g} days")
+            by_count[workers] = _measure(spec_for(samplers[0]), workers, trials, scratch / f"scaling_{workers}.log")
     first = by_count[min(worker_counts)]["trials_per_s"]
     scaling = [{"workers": w, "trials_per_s": r["trials_per_s"], "scaling": round(r["trials_per_s"] / first, 2),
                 "busy_pct": r["busy_pct"], "driver_ms": r["driver_ms"]} for w, r in sorted(by_count.items())]

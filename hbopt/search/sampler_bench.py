@@ -12,16 +12,14 @@ the driver's CPU per trial.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import optuna
 
+from hbopt.cache.scratch import scratch_market
 from hbopt.search.samplers import BatchedTPESampler
 
 SAMPLERS = ("plain TPE", "batched TPE")
@@ -83,28 +81,12 @@ def run_search_bench(function_trials: int = 300, function_seeds: int = 30, backt
                      backtest_seeds: int = 4, controller: str = "bollinger", days: float = 90, workers: int = 2,
                      progress: Callable[[str], None] = lambda message: None) -> list[dict]:
     """One row per problem and sampler: ``best_mean``, ``best_se``, ``driver_ms``."""
-    from hbopt.cache import synth
-    from hbopt.cache.mirror import Mirror
-    from hbopt.cache.store import CandleKey, CandleStore
-
     jobs = [("function", s, seed, function_trials) for s in SAMPLERS for seed in range(function_seeds)]
     jobs += [("backtest", s, seed, backtest_trials) for s in SAMPLERS for seed in range(backtest_seeds)]
-    with tempfile.TemporaryDirectory(prefix="hbopt-bench-") as scratch:
-        saved = {k: os.environ.get(k) for k in ("HBOPT_HOME", "HBOPT_MIRROR_DIR")}
-        os.environ.update(HBOPT_HOME=str(Path(scratch) / "home"), HBOPT_MIRROR_DIR=str(Path(scratch) / "mirror"))
-        try:
-            CandleStore().add(CandleKey(_CONNECTOR, _PAIR, "1m"), synth.generate(days + 4, "1m", seed=1, regime="revert"),
-                              {"synthetic": True})
-            Mirror.default().refresh()
-            progress(f"{len(jobs)} searches on {workers} processes")
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
-                found = list(executor.map(_search, *zip(*jobs), [controller] * len(jobs), [days] * len(jobs)))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with scratch_market(_CONNECTOR, _PAIR, days + 4, seed=1, regime="revert"):
+        progress(f"{len(jobs)} searches on {workers} processes")
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+            found = list(executor.map(_search, *zip(*jobs), [controller] * len(jobs), [days] * len(jobs)))
     rows = []
     for problem, trials, seeds in (("function", function_trials, function_seeds),
                                    ("backtest", backtest_trials, backtest_seeds)):

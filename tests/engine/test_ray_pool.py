@@ -63,7 +63,7 @@ def test_a_lost_node_fails_only_its_trial_in_flight(market, cluster):
         while len(pool.worker_stats()) < 3:
             pool.poll(0.5)
         lost = {s["pid"] for s in pool.worker_stats() if s["node"] == node.node_id[:8]}
-        pool.submit([trial(n, "stock", 3) for n in range(6)])
+        pool.submit([trial(n, "stock", 6) for n in range(6)])  # each a few seconds
         while not any(a.calls for a in pool._actors if a.info["pid"] in lost):
             pool.poll(0.1)
         time.sleep(1.0)  # its backtest is under way

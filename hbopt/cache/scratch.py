@@ -1,0 +1,34 @@
+"""A throwaway hbopt home holding one synthetic market, for benchmarks."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from hbopt.cache import synth
+from hbopt.cache.mirror import Mirror
+from hbopt.cache.store import CandleKey, CandleStore
+
+_VARIABLES = ("HBOPT_HOME", "HBOPT_MIRROR_DIR")
+
+
+@contextmanager
+def scratch_market(connector: str, pair: str, days: float, seed: int, regime: str = "mixed"):
+    """Within the block, ``$HBOPT_HOME`` and ``$HBOPT_MIRROR_DIR`` point into a temporary folder
+    whose store and mirror hold ``days`` of seeded synthetic 1m candles for ``pair``; both are
+    restored and the folder removed afterwards. Yields the folder (room for scratch files)."""
+    saved = {k: os.environ.get(k) for k in _VARIABLES}
+    with tempfile.TemporaryDirectory(prefix="hbopt-bench-") as scratch:
+        os.environ.update(HBOPT_HOME=str(Path(scratch) / "home"), HBOPT_MIRROR_DIR=str(Path(scratch) / "mirror"))
+        try:
+            CandleStore().add(CandleKey(connector, pair, "1m"), synth.generate(days, "1m", seed=seed, regime=regime),
+                              {"synthetic": True})
+            Mirror.default().refresh()
+            yield Path(scratch)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
