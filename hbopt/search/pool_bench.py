@@ -79,13 +79,16 @@ def _study(journal: Path, name: str) -> optuna.Study:
     return optuna.create_study(study_name=name, storage=storage)
 
 
-def _ceiling(spec, trials: int, capacity: int, journal: Path) -> dict:
-    """Trials/s and driver CPU per trial against an :class:`InstantPool`. Its result is backtested
-    in a worker: run here, the backtest's garbage would slow this process's collector as it never
-    does a real driver's."""
+def _reference_result(spec) -> dict:
+    """One real backtest of the spec, for :class:`InstantPool` to answer with. It runs in a worker:
+    run here, its garbage would slow this process's collector as it never does a real driver's."""
     with LocalPool(1) as worker:
         [outcome] = worker.run([Trial(0, spec.backtests(loadable_point(spec, None)))])
-    result = outcome.results[0]
+    return outcome.results[0]
+
+
+def _ceiling(spec, result: dict, trials: int, capacity: int, journal: Path) -> dict:
+    """Trials/s and driver CPU per trial against an :class:`InstantPool` answering with ``result``."""
     pool = InstantPool(result, [o.metric for o in spec.objectives], capacity)
     began, cpu = time.monotonic(), _own_cpu()
     Optimizer(_study(journal, "ceiling"), spec, pool).run(trials)
@@ -140,9 +143,11 @@ def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 9
                               lambda connector: [_PAIR])
         most = max(worker_counts)
         rows, by_count = [], {}
+        result = _reference_result(spec_for(samplers[0]))  # the sampler does not change the backtest
         for sampler in samplers:
             progress(f"{sampler}: the driver alone, {trials} trials")
-            row = {"sampler": sampler, **_ceiling(spec_for(sampler), trials, 2 * most, scratch / f"ceiling_{sampler}.log")}
+            row = {"sampler": sampler,
+                   **_ceiling(spec_for(sampler), result, trials, 2 * most, scratch / f"ceiling_{sampler}.log")}
             progress(f"{sampler}: {most} worker(s), {trials} trials of {days:g} days")
             row.update(_measure(spec_for(sampler), most, trials, scratch / f"{sampler}.log"))
             rows.append(row)
