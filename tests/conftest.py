@@ -37,6 +37,27 @@ def market(store):
     return df
 
 
+def signal_controller(root, name: str, signal: int):
+    """A user's controllers folder ``root`` (created) holding ``directional_trading/NAME.py``, a
+    directional controller whose signal is always ``signal`` (1 long, -1 short). Returns ``root``."""
+    folder = root / "directional_trading"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    camel = "".join(part.title() for part in name.split("_"))
+    (folder / f"{name}.py").write_text(
+        "import pandas as pd\n"
+        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
+        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
+        f"class {camel}Config(DirectionalTradingControllerConfigBase):\n"
+        f"    controller_name: str = '{name}'\n\n\n"
+        f"class {camel}(DirectionalTradingControllerBase):\n"
+        "    async def update_processed_data(self):\n"
+        f"        features = pd.DataFrame({{'timestamp': [0.0], 'signal': [{signal}]}})  # from the start\n"
+        f"        self.processed_data = {{'signal': {signal}, 'features': features}}\n")
+    return root
+
+
 class Run:
     def __init__(self, code, out, err):
         self.code, self.out, self.err = code, out, err

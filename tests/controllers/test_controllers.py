@@ -5,7 +5,7 @@ import pytest
 from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
 from hbopt.engine.controllers import config_class, list_controllers, search_space
-from tests.conftest import CONNECTOR, PAIR
+from tests.conftest import CONNECTOR, PAIR, signal_controller
 
 BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading"}
 
@@ -35,24 +35,11 @@ def test_each_builtin_ships_a_search_space_over_its_own_fields(name):
 
 
 def test_a_users_controllers_folder_loads_the_same_way(market, hbopt, tmp_path):
-    folder = tmp_path / "my_controllers" / "directional_trading"
-    folder.mkdir(parents=True)
-    (folder.parent / "__init__.py").write_text("")
-    (folder / "__init__.py").write_text("")
-    (folder / "always_long.py").write_text(
-        "import pandas as pd\n"
-        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
-        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
-        "class AlwaysLongConfig(DirectionalTradingControllerConfigBase):\n"
-        "    controller_name: str = 'always_long'\n\n\n"
-        "class AlwaysLong(DirectionalTradingControllerBase):\n"
-        "    async def update_processed_data(self):\n"
-        "        features = pd.DataFrame({'timestamp': [0.0], 'signal': [1]})  # long from the start\n"
-        "        self.processed_data = {'signal': 1, 'features': features}\n")
-    listed = hbopt("controllers", "list", "--controllers-path", folder.parent, "--json")
+    controllers = signal_controller(tmp_path / "my_controllers", "always_long", 1)
+    listed = hbopt("controllers", "list", "--controllers-path", controllers, "--json")
     assert {"name": "always_long", "type": "directional_trading", "package": "my_controllers",
             "search_space": {}} in json.loads(listed.out)
-    run = hbopt("backtest", "--controllers-path", folder.parent, "--controller", "always_long",
+    run = hbopt("backtest", "--controllers-path", controllers, "--controller", "always_long",
                 "--connector", CONNECTOR, "--pair", PAIR, "--days", "1", "--json")
     assert run.code == 0, run.err
     result = json.loads(run.out)

@@ -10,7 +10,7 @@ from ray.cluster_utils import Cluster
 from hbopt.engine.pool import Trial, WorkerSetup
 from hbopt.engine.ray_pool import RayPool
 from hbopt.search.storage import StudyFolder
-from tests.conftest import CONNECTOR, PAIR
+from tests.conftest import CONNECTOR, PAIR, signal_controller
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster at a time on a small machine
 
@@ -94,22 +94,10 @@ def test_actors_over_the_memory_limit_are_replaced_and_no_trial_is_lost(market, 
 
 
 def test_a_users_controllers_reach_the_actors_as_files(market, cluster, tmp_path):
-    folder = tmp_path / "remote_controllers" / "directional_trading"
-    folder.mkdir(parents=True)
-    (folder.parent / "__init__.py").write_text("")
-    (folder / "__init__.py").write_text("")
-    (folder / "always_short.py").write_text(
-        "import pandas as pd\n"
-        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
-        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
-        "class AlwaysShortConfig(DirectionalTradingControllerConfigBase):\n"
-        "    controller_name: str = 'always_short'\n\n\n"
-        "class AlwaysShort(DirectionalTradingControllerBase):\n"
-        "    async def update_processed_data(self):\n"
-        "        self.processed_data = {'signal': -1, 'features': pd.DataFrame({'timestamp': [0.0], 'signal': [-1]})}\n")
+    controllers = signal_controller(tmp_path / "remote_controllers", "always_short", -1)
     config = {"controller_name": "always_short", "controller_type": "directional_trading",
               "connector_name": CONNECTOR, "trading_pair": PAIR}
-    with RayPool(1, WorkerSetup(controllers_path=str(folder.parent)), address=cluster.address) as pool:
+    with RayPool(1, WorkerSetup(controllers_path=str(controllers)), address=cluster.address) as pool:
         done = outcomes_of(pool, [Trial(0, ({"config": config, "days": 1},))])
     assert done[0].error is None, done[0].error
     assert done[0].results[0]["total_short"] > 0 and done[0].results[0]["total_long"] == 0
