@@ -19,7 +19,7 @@ from hbopt.errors import ConfigError, from_description
 from hbopt.search.optimize import Optimizer, Progress
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
-from hbopt.search.storage import StudyFolder, list_study_names, new_manifest
+from hbopt.search.storage import StudyFolder, list_study_names, new_manifest, open_storage
 
 
 def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]]:
@@ -46,18 +46,29 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
     manifest = folder.manifest() if folder.exists() else None
     if manifest:
         _refuse_changes(folder.name, manifest["spec"], spec_dict)
-    storage, url = folder.storage(storage_url)
-    study = optuna.create_study(study_name=folder.name, storage=storage,
-                                directions=[o.direction for o in spec.objectives], load_if_exists=True)
-    shared = study.user_attrs.get(SHARED) if url else None
+    url = folder.storage_url(storage_url)
+    storage = open_storage(url) if url else None
+    shared = _shared_record(storage, folder.name) if url else None
     if shared:
         _refuse_changes(folder.name, shared["spec"], spec_dict)
     windows = (manifest or {}).get("windows") or (shared or {}).get("windows") or plan_windows()
+    if storage is None:  # the journal, created only now that the windows are planned
+        storage, _ = folder.storage()
+    study = optuna.create_study(study_name=folder.name, storage=storage,
+                                directions=[o.direction for o in spec.objectives], load_if_exists=True)
     if url and not shared:
         study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
     if manifest is None:
         folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
     return study, windows
+
+
+def _shared_record(storage, name: str) -> dict | None:
+    """What a shared study records of its spec and windows; None if there is no such study yet."""
+    try:
+        return optuna.load_study(study_name=name, storage=storage).user_attrs.get(SHARED)
+    except KeyError:
+        return None
 
 
 def _refuse_changes(name: str, recorded: dict, spec_dict: dict) -> None:
