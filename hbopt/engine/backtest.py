@@ -131,9 +131,16 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
 def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles, feature_timing):
     """Run one engine (hbopt's stock engine or its turbo subclass) on provided data; the
     controller's or Hummingbot's exceptions become :class:`ControllerError`."""
+    return _blamed(controller_config, _run_engine(engine_class(feature_timing), controller_config, start, end, days,
+                                                  resolution, trade_cost, candles))
+
+
+def _blamed(controller_config, coroutine):
+    """Run ``coroutine`` (code of the controller's and Hummingbot's wants a running loop); an
+    exception the controller's code or Hummingbot raised becomes a :class:`ControllerError` naming
+    where (hbopt's own are left as they are: bugs)."""
     try:
-        return asyncio.run(_run_engine(engine_class(feature_timing), controller_config, start, end, days, resolution,
-                                       trade_cost, candles))
+        return asyncio.run(coroutine)
     except HboptError:
         raise
     except Exception as exc:
@@ -155,11 +162,12 @@ def data_window(config: dict, resolution: str = "1m", *, days: float | None = No
         candles = CandleWindows(candles)
     from hbopt.engine.stock import StockBacktestingEngine
 
-    async def feeds_of(controller_config):  # Hummingbot's engine and provider want a running loop
+    async def feeds_of(controller_config):
         return _feeds(StockBacktestingEngine(), controller_config, resolution)
 
+    controller_config = load_config(config, user_module)
     with offline():
-        feeds = asyncio.run(feeds_of(load_config(config, user_module)))
+        feeds = _blamed(controller_config, feeds_of(controller_config))
     if days is not None:
         start, end = window_for_days(feeds, candles, days)
     return {"start": int(start), "end": int(end), "warmup": max(f.warmup for f in feeds)}

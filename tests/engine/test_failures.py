@@ -2,6 +2,7 @@
 raising is exit 8 naming the file and line; bad values and windows are 4 and 3, never 1."""
 import pytest
 
+from hbopt.search.storage import StudyFolder
 from tests.conftest import CONNECTOR, PAIR
 
 BROKEN = '''
@@ -48,6 +49,28 @@ class Renamed(DirectionalTradingControllerBase):
         self.processed_data = {"signal": 0, "features": df}
 '''
 
+UNSOURCED = '''
+from hummingbot.data_feed.candles_feed.data_types import CandlesConfig
+from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (
+    DirectionalTradingControllerBase,
+    DirectionalTradingControllerConfigBase,
+)
+
+
+class UnsourcedConfig(DirectionalTradingControllerConfigBase):
+    controller_name: str = "unsourced"
+    candles_connector: str = None  # as in Hummingbot's bollinger_v1: filled by a validator that skips defaults
+
+
+class Unsourced(DirectionalTradingControllerBase):
+    def get_candles_config(self):
+        return [CandlesConfig(connector=self.config.candles_connector,  # line 16: a ValidationError
+                              trading_pair=self.config.trading_pair, interval="1m", max_records=20)]
+
+    async def update_processed_data(self):
+        self.processed_data = {"signal": 0}
+'''
+
 DCA = '''
 from decimal import Decimal
 
@@ -87,6 +110,7 @@ class Ladder(ControllerBase):
 def user_controllers(tmp_path):
     root = tmp_path / "failing_controllers"
     for folder, name, source in (("directional_trading", "broken", BROKEN), ("directional_trading", "renamed", RENAMED),
+                                 ("directional_trading", "unsourced", UNSOURCED),
                                  ("generic", "ladder", DCA)):
         (root / folder).mkdir(parents=True, exist_ok=True)
         (root / folder / f"{name}.py").write_text(source)
@@ -133,6 +157,20 @@ def test_an_indicator_column_nan_on_every_row_is_named_not_blamed_on_the_window(
     assert run.code == 8
     line = one_line(run)
     assert "no row of the controller's 1441 feature rows is complete" in line and "BBP_20_2.0 (1441 NaN)" in line
+
+
+def test_the_controller_raising_while_discover_plans_its_windows_is_exit_8_and_leaves_no_study(
+        market, hbopt, user_controllers, tmp_path):
+    study = tmp_path / "study.yml"
+    study.write_text("space: {stop_loss: {type: float, low: 0.01, high: 0.03, step: 0.01}}\n")
+    run = hbopt("discover", study, "--controllers-path", user_controllers, "--controller", "unsourced", "--connector",
+                CONNECTOR, "--pairs", PAIR, "--days", "8", "--turbo", "--iter", "2", "--workers", "1",
+                "--study", "unsourced", "--no-report")
+    assert run.code == 8
+    line = one_line(run)
+    assert line.startswith("error: the controller raised ValidationError: CandlesConfig: connector: ")
+    assert line.endswith(f"{user_controllers / 'directional_trading' / 'unsourced.py'}:16 in get_candles_config)")
+    assert not StudyFolder("unsourced").exists() and not StudyFolder("unsourced").journal_path.exists()
 
 
 @pytest.mark.parametrize("args, code, message", [
