@@ -94,6 +94,9 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     fallback = None
     with offline():
         controller_config = load_config(config, user_module)
+        if controller_config.total_amount_quote <= 0:
+            raise ConfigError(f"total_amount_quote must be more than 0, not {controller_config.total_amount_quote}: "
+                              "Hummingbot's summary divides the PnL by it")
         run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
                                 resolution=resolution, trade_cost=trade_cost, candles=candles,
                                 feature_timing=feature_timing)

@@ -7,7 +7,8 @@ from hummingbot.strategy_v2.backtesting.backtesting_engine_base import Backtesti
 from hbopt.engine.controllers import config_class, list_controllers, search_space
 from tests.conftest import CONNECTOR, PAIR, signal_controller
 
-BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading"}
+BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading",
+            "grid": "generic", "market_maker": "generic"}
 
 
 def test_the_builtins_are_listed_with_their_types():

@@ -136,7 +136,7 @@ class ImpatientMomentum(DirectionalTradingControllerBase):
 '''
 
 
-def test_a_controller_overriding_a_hook_falls_back_to_the_stock_engine_and_still_matches(tmp_path):
+def test_a_controller_overriding_a_hook_is_consulted_on_every_tick_and_matches(tmp_path):
     folder = tmp_path / "hooked_controllers" / "directional_trading"
     folder.mkdir(parents=True)
     (folder / "impatient_momentum.py").write_text(HOOKED)
@@ -145,18 +145,18 @@ def test_a_controller_overriding_a_hook_falls_back_to_the_stock_engine_and_still
     config = {"controller_name": "impatient_momentum", "connector_name": CONNECTOR, "trading_pair": PAIR,
               "time_limit": 3 * 3600, "stop_loss": 0.03, "take_profit": 0.03}
     stock, turbo = both_engines(config, candles, last - DAY, last, user_module=module)
-    assert turbo["engine"] == "stock"  # what ran
-    assert "overrides stop_actions_proposal" in turbo["turbo_fallback"]
+    assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
     assert "EARLY_STOP" in stock["close_types"]
     assert differences(stock, turbo) == []
 
 
-def test_spot_market_making_rebalances_with_order_executors_so_it_falls_back():
+def test_spot_market_making_rebalances_into_a_position_hold_under_turbo():
     candles, last = market_source("ranging")
     config = {"controller_name": "pmm", "connector_name": "binance", "trading_pair": PAIR,
               "buy_spreads": "0.001", "sell_spreads": "0.001"}
     stock, turbo = both_engines(config, candles, last - 3 * 3600, last)
-    assert "order executors" in turbo["turbo_fallback"]
+    assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
+    assert "POSITION_HOLD" in stock["close_types"] and stock["unrealized_pnl_quote"] != 0
     assert differences(stock, turbo) == []
 
 

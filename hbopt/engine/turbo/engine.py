@@ -2,11 +2,12 @@
 
 Setup, data preparation (``prepare_market_data``, with hbopt's feature timing) and the controller
 are Hummingbot's own (through :class:`~hbopt.engine.stock.StockBacktestingEngine`). What
-changes is ``simulate_execution``: position executors are simulated on arrays
-(:mod:`.positions`), the controller is consulted only on ticks where it can act (:mod:`.policies`)
-and executor state is materialised as ``ExecutorInfo`` only when a controller reads it or an
-executor terminates. Anything the fast loop cannot reproduce exactly raises :class:`Unsupported`
-before a result is produced; the caller then runs the stock engine.
+changes is ``simulate_execution``: executors are simulated on arrays, one module per executor
+type (:mod:`.positions`, :mod:`.orders`, :mod:`.grids`; :mod:`.dca` says why not DCA), the
+controller is consulted only on ticks where it can act (:mod:`.policies`), and the executors and
+position holds a controller reads (``executors_info``, ``positions_held``) are built only when it
+reads them. Anything the fast loop cannot reproduce exactly raises :class:`Unsupported` before a
+result is produced; the caller then runs the stock engine.
 """
 from __future__ import annotations
 
@@ -14,38 +15,25 @@ import gc
 from decimal import Decimal
 
 import numpy as np
+from hummingbot.strategy_v2.executors.dca_executor.data_types import DCAExecutorConfig
+from hummingbot.strategy_v2.executors.grid_executor.data_types import GridExecutorConfig
+from hummingbot.strategy_v2.executors.order_executor.data_types import OrderExecutorConfig
 from hummingbot.strategy_v2.executors.position_executor.data_types import PositionExecutorConfig
-from hummingbot.strategy_v2.models.base import RunnableStatus
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
-from hummingbot.strategy_v2.models.executors_info import ExecutorInfo
 
 from hbopt.engine.stock import StockBacktestingEngine
+from hbopt.engine.turbo import dca
+from hbopt.engine.turbo.grids import GridRun
+from hbopt.engine.turbo.holds import PositionHolds
+from hbopt.engine.turbo.orders import OrderRun
 from hbopt.engine.turbo.policies import Unsupported, policy_for
-from hbopt.engine.turbo.positions import NO_TICK, PositionRun
+from hbopt.engine.turbo.positions import PositionRun
+from hbopt.engine.turbo.runs import ExecutorRun, Market
 from hbopt.engine.turbo.summary import summarize
 
 # When a realized-PnL event happens within its tick, as Hummingbot orders them.
 _NATURAL, _EARLY_STOP, _AFTER_LAST_TICK = 0, 1, 2
-
-
-class Market:
-    """The prepared ticks as arrays, plus each tick's row as Hummingbot's ``iterrows`` gives it."""
-
-    def __init__(self, features):
-        self.ts = features.index.to_numpy(dtype="float64")
-        self.close = np.ascontiguousarray(features["close"].to_numpy(dtype="float64"))
-        self.low = np.ascontiguousarray(features["low"].to_numpy(dtype="float64"))
-        self.high = np.ascontiguousarray(features["high"].to_numpy(dtype="float64"))
-        self._columns = list(features.columns)
-        self._values = features.to_numpy()  # what iterrows() builds each row from
-        self._features = features
-
-    def column(self, name: str) -> np.ndarray:
-        return self._features[name].to_numpy()
-
-    def row(self, tick: int) -> dict:
-        return dict(zip(self._columns, self._values[tick].tolist()))
 
 
 class SimulationState:
@@ -53,8 +41,25 @@ class SimulationState:
 
     def __init__(self, market: Market, window: float | None, view):
         self.market, self.window = market, window
-        self.active: list[PositionRun] = []
+        self.active: list[ExecutorRun] = []
         self.view = view  # the engine's own view of terminated executors, pruned by it
+
+
+def _watched(controller, engine: "TurboBacktestingEngine"):
+    """``controller``, its ``executors_info`` and ``positions_held`` now read from ``engine`` on
+    demand (built once per consulted tick) instead of being assigned on every tick."""
+    def refuse(name):
+        def assign(self, value):
+            raise Unsupported(f"the controller assigns its own {name}")
+        return assign
+
+    cls = type(controller)
+    controller.__class__ = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__,
+        "executors_info": property(lambda self: engine._executors_view(), refuse("executors_info")),
+        "positions_held": property(lambda self: engine._positions_view(), refuse("positions_held")),
+    })
+    return controller
 
 
 class TurboBacktestingEngine(StockBacktestingEngine):
@@ -81,9 +86,12 @@ class TurboBacktestingEngine(StockBacktestingEngine):
                                 self._terminated_executors_view if self._terminated_executors_view is not None
                                 else self.stopped_executors_info)
         policy = policy_for(self.controller, state)
+        _watched(self.controller, self)
         self._market, self._state, self._trade_cost = market, state, trade_cost
+        self._holds = PositionHolds(self, market)
         self._events: list[tuple[int, int, float]] = []  # (tick, phase, realized pnl)
         self._created = 0
+        self._tick, self._views = None, {}
         last = len(market.ts) - 1
         tick = policy.next_tick(-1)
         while tick is not None:
@@ -93,8 +101,20 @@ class TurboBacktestingEngine(StockBacktestingEngine):
                 self._consult(tick, last)
             tick = policy.next_tick(tick)
         self._terminate_until(last, final=True)
+        self._holds.flush()  # the engine's final flush, after its closing look
         self._finish(last)
         return list(self.stopped_executors_info)
+
+    # -- what the controller reads -----------------------------------------------------------
+    def _executors_view(self) -> list:
+        if "executors" not in self._views:
+            self._views["executors"] = [run.info(self._tick) for run in self._state.active] + list(self._state.view)
+        return self._views["executors"]
+
+    def _positions_view(self) -> list:
+        if "positions" not in self._views:
+            self._views["positions"] = self._holds.held(self._tick)
+        return self._views["positions"]
 
     # -- the loop's steps ------------------------------------------------------------------
     def _set_tick(self, tick: int):
@@ -106,8 +126,8 @@ class TurboBacktestingEngine(StockBacktestingEngine):
 
     def _consult(self, tick: int, last: int):
         self._set_tick(tick)
-        self.controller.positions_held = []
-        self.controller.executors_info = [self._info(r, tick) for r in self._state.active] + list(self._state.view)
+        self._holds.catch_up(tick)
+        self._tick, self._views = tick, {}
         for action in self.controller.determine_executor_actions():
             if isinstance(action, CreateExecutorAction):
                 self._create(action.executor_config, tick, last)
@@ -115,63 +135,64 @@ class TurboBacktestingEngine(StockBacktestingEngine):
                 self._stop(action, tick)
 
     def _create(self, config, tick: int, last: int):
-        if not isinstance(config, PositionExecutorConfig):
-            raise Unsupported(f"the controller created a {type(config).__name__}; turbo simulates position executors")
-        if config.entry_price is None:
-            raise Unsupported("a position executor without an entry price")
-        ts = self._market.ts
-        end = last
-        if config.triple_barrier_config.time_limit:
-            end = int(np.searchsorted(ts, min(config.timestamp + config.triple_barrier_config.time_limit, ts[last]),
-                                      side="right")) - 1
-        self._state.active.append(PositionRun(config, self._created, tick, end, self._market, self._trade_cost))
+        """Simulate a new executor as ``simulate_executor`` would; types it does not simulate are
+        dropped, as Hummingbot drops them."""
+        market, order = self._market, self._created
+        end = market.last_tick_until(self._get_executor_max_timestamp(config, market.ts[last]))
+        if isinstance(config, DCAExecutorConfig):
+            dca.refuse(config)
+        elif isinstance(config, PositionExecutorConfig):
+            if config.entry_price is None:
+                raise Unsupported("a position executor without an entry price")
+            run = PositionRun(config, order, tick, end, market, self._trade_cost)
+        elif isinstance(config, GridExecutorConfig):
+            run = GridRun(config, order, tick, end, market, self._trade_cost, self._trading_rules(config))
+        elif isinstance(config, OrderExecutorConfig):
+            run = OrderRun(config, order, tick, end, market, self._trade_cost)
+        else:
+            return
+        self._state.active.append(run)
         self._created += 1
+
+    def _trading_rules(self, config):
+        try:
+            return self.backtesting_data_provider.get_trading_rules(config.connector_name, config.trading_pair)
+        except (KeyError, AttributeError):
+            return None
 
     def _stop(self, action: StopExecutorAction, tick: int):
         run = next((r for r in self._state.active if r.id == action.executor_id), None)
         if run is None:
             return
-        if action.keep_position and run.is_filled_at(tick):
-            raise Unsupported("a stop that keeps its position (position holds are not simulated)")
-        info = self._info(run, tick, stopped=True)
         self._state.active.remove(run)
-        self._record(info, tick, _EARLY_STOP)
+        if action.keep_position and run.values_at(tick)[3] > 0:
+            info = run.info(tick, stopped_as=CloseType.POSITION_HOLD)
+            self._record_terminated_executor(info)
+            self._holds.keep(info, tick)
+        else:
+            self._record(run.info(tick, stopped_as=CloseType.EARLY_STOP), tick, _EARLY_STOP)
 
     def _terminate_until(self, tick: int, final: bool = False):
         """Book every executor Hummingbot finds terminated by ``tick``, in its order: by the tick
-        it notices it (:attr:`PositionRun.noticed`), then creation order."""
+        it notices it (:attr:`ExecutorRun.noticed`), then creation order."""
         due = [r for r in self._state.active if final or r.noticed <= tick]
         for run in sorted(due, key=lambda r: (r.noticed, r.order)):
             self._state.active.remove(run)
-            self._record(self._info(run, run.close), run.noticed, _AFTER_LAST_TICK if run.noticed > tick else _NATURAL)
+            info = run.info(run.close)
+            if info.close_type == CloseType.POSITION_HOLD and info.filled_amount_quote > 0:
+                self._record_terminated_executor(info)
+                self._holds.keep(info, run.noticed)
+            else:
+                self._record(info, run.noticed, _AFTER_LAST_TICK if run.noticed > tick else _NATURAL)
 
-    def _record(self, info: ExecutorInfo, tick: int, phase: int):
+    def _record(self, info, tick: int, phase: int):
         self._record_terminated_executor(info)
         self._events.append((tick, phase, float(info.net_pnl_quote)))
 
-    def _info(self, run: PositionRun, tick: int, stopped: bool = False) -> ExecutorInfo:
-        """The ``ExecutorInfo`` Hummingbot's simulation reports for ``run`` at ``tick``."""
-        market = self._market
-        pct, quote, fees, filled = run.values_at(tick)
-        active = tick < run.close and not stopped
-        trading = filled > 0
-        fill_ts = float(market.ts[run.fill]) if run.fill != NO_TICK else None
-        config = run.config
-        terminated_as = CloseType.EARLY_STOP if stopped else run.close_type
-        return ExecutorInfo.model_construct(  # already-valid values: pydantic's validation would only slow it
-            id=config.id, timestamp=config.timestamp, type=config.type,
-            status=RunnableStatus.RUNNING if active else RunnableStatus.TERMINATED, config=config,
-            net_pnl_pct=Decimal(pct), net_pnl_quote=Decimal(quote), cum_fees_quote=Decimal(fees),
-            filled_amount_quote=Decimal(filled), is_active=active, is_trading=bool(trading and active),
-            custom_info={"close_price": float(market.close[tick]), "level_id": config.level_id, "side": config.side,
-                         "current_position_average_price": float(config.entry_price),
-                         "open_order_last_update": fill_ts if trading else float(market.ts[tick])},
-            close_timestamp=None if active else float(market.ts[tick]),
-            close_type=None if active else terminated_as, controller_id=None)
-
     def _finish(self, last: int):
         """The state Hummingbot leaves behind: the last tick's prices and row, and the total PnL
-        after each tick (natural terminations of a tick count in it, its early stops from the next)."""
+        after each tick (natural terminations of a tick count in it, its early stops from the
+        next), plus the open position holds' PnL."""
         self._set_tick(last)
         series = np.zeros(last + 1)
         if self._events:
@@ -179,9 +200,10 @@ class TurboBacktestingEngine(StockBacktestingEngine):
             realized = np.concatenate([[0.0], np.cumsum(pnl)])
             seen = np.searchsorted(ticks * 4 + phases, np.arange(last + 1) * 4 + _NATURAL, side="right")
             series = realized[seen]
-        self._pnl_series = series
-        self.pnl_timeseries = {"timestamp": self._market.ts, "total_pnl": series}
+        held_realized, held_unrealized = self._holds.pnl(last)
+        self._pnl_series = series + held_realized + held_unrealized
+        self.pnl_timeseries = {"timestamp": self._market.ts, "total_pnl": self._pnl_series}
 
     def summarize_results(self, executors_info, total_amount_quote=1000, position_holds=None, final_price=None,
                           pnl_timeseries=None):
-        return summarize(executors_info, float(total_amount_quote), self._pnl_series)
+        return summarize(executors_info, float(total_amount_quote), self._pnl_series, position_holds, final_price)

@@ -2,8 +2,8 @@
 
 Hummingbot's engine calls ``determine_executor_actions()`` on every tick. For the stock
 directional and market-making bases it is provable, from the executors' known futures, on which
-ticks that call returns nothing; the turbo engine skips those. A controller that overrides any
-hook these proofs rely on gets no policy and so runs on the exact stock engine instead.
+ticks that call returns nothing; the turbo engine skips those. Any other controller (a generic
+one, or one overriding a hook these proofs rely on) is consulted on every tick, as Hummingbot does.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from hummingbot.core.data_type.common import TradeType
 from hummingbot.strategy_v2.controllers.directional_trading_controller_base import DirectionalTradingControllerBase
 from hummingbot.strategy_v2.controllers.market_making_controller_base import MarketMakingControllerBase
 from hummingbot.strategy_v2.models.executors import CloseType
+
+from hbopt.controllers.generic.grid import GridController
 
 _DIRECTIONAL_HOOKS = ("determine_executor_actions", "create_actions_proposal", "stop_actions_proposal",
                       "can_create_executor", "filter_executors")
@@ -38,24 +40,36 @@ def _overridden(controller, base, hooks) -> list[str]:
 
 
 def policy_for(controller, state):
-    """The wake-up policy for a controller, or :class:`Unsupported` saying why there is none."""
+    """The wake-up policy for a controller: a proved schedule for a stock base whose hooks it
+    keeps, else every tick. :class:`Unsupported` on a Hummingbot release turbo is not verified on."""
     if HUMMINGBOT_VERSION not in VERIFIED_HUMMINGBOT:
         raise Unsupported(f"turbo's parity suite has not been run on hummingbot {HUMMINGBOT_VERSION} "
                           f"(verified: {', '.join(VERIFIED_HUMMINGBOT)})")
     if isinstance(controller, DirectionalTradingControllerBase):
-        base, hooks, policy = DirectionalTradingControllerBase, _DIRECTIONAL_HOOKS, DirectionalPolicy
+        if not _overridden(controller, DirectionalTradingControllerBase, _DIRECTIONAL_HOOKS):
+            return DirectionalPolicy(controller, state)
     elif isinstance(controller, MarketMakingControllerBase):
-        base, hooks, policy = MarketMakingControllerBase, _MARKET_MAKING_HOOKS, MarketMakingPolicy
         cfg = controller.config
-        if "_perpetual" not in cfg.connector_name and not cfg.skip_rebalance:
-            raise Unsupported("spot market making rebalances its position with order executors "
-                              "(set skip_rebalance or use a perpetual connector)")
-    else:
-        raise Unsupported(f"{type(controller).__name__} is neither a directional nor a market-making controller")
-    overridden = _overridden(controller, base, hooks)
-    if overridden:
-        raise Unsupported(f"{type(controller).__name__} overrides {', '.join(overridden)}, so any tick may act")
-    return policy(controller, state)
+        rebalancing = "_perpetual" not in cfg.connector_name and not cfg.skip_rebalance  # any tick may rebalance
+        if not rebalancing and not _overridden(controller, MarketMakingControllerBase, _MARKET_MAKING_HOOKS):
+            return MarketMakingPolicy(controller, state)
+    elif isinstance(controller, GridController):
+        if not _overridden(controller, GridController, ("determine_executor_actions",)):
+            return GridPolicy(state)
+    return EveryTick(state)
+
+
+class EveryTick:
+    """Consult the controller on every tick, as Hummingbot's engine does."""
+
+    def __init__(self, state):
+        self.ticks = len(state.market.ts)
+
+    def next_tick(self, after: int) -> int | None:
+        return after + 1 if after + 1 < self.ticks else None
+
+    def wants(self, tick: int) -> bool:
+        return True
 
 
 class DirectionalPolicy:
@@ -124,3 +138,18 @@ class MarketMakingPolicy:
                 ticks.append(np.searchsorted(market.ts, info.close_timestamp + window, "right"))
         ticks = [int(t) for t in ticks if t > after]
         return min(ticks) if ticks and min(ticks) < len(market.ts) else None
+
+
+class GridPolicy:
+    """hbopt's grid controller: it acts only on a tick with no grid running, and then always."""
+
+    def __init__(self, state):
+        self.state, self.ticks = state, len(state.market.ts)
+
+    def wants(self, tick: int) -> bool:
+        return not self.state.active
+
+    def next_tick(self, after: int) -> int | None:
+        """The next tick, while no grid runs; else the tick the engine books the running one."""
+        tick = min((r.noticed for r in self.state.active), default=after + 1)
+        return tick if tick < self.ticks else None

@@ -24,7 +24,8 @@ import numpy as np
 from hummingbot.core.data_type.common import TradeType
 from hummingbot.strategy_v2.models.executors import CloseType
 
-NO_TICK = -1
+from hbopt.engine.turbo.runs import NO_TICK, ExecutorRun
+
 # close type codes used on the array side
 TAKE_PROFIT, STOP_LOSS, TRAILING_STOP, TIME_LIMIT = 0, 1, 2, 3
 CLOSE_TYPES = {TAKE_PROFIT: CloseType.TAKE_PROFIT, STOP_LOSS: CloseType.STOP_LOSS,
@@ -116,11 +117,11 @@ def _barrier(value) -> float:
     return float(value) if value else float("nan")
 
 
-class PositionRun:
-    """One position executor over its life: where it fills and closes, and its state at a tick."""
+class PositionRun(ExecutorRun):
+    """A position executor: fill, close tick and type from :func:`_simulate`, its row's PnL
+    recomputed at any tick as the simulator's cumulative product gives it."""
 
-    __slots__ = ("config", "id", "order", "start", "fill", "close", "close_type", "side", "entry", "filled",
-                 "trade_cost", "_market")
+    __slots__ = ("side", "entry", "filled", "trade_cost")
 
     def __init__(self, config, order: int, start: int, end: int, market, trade_cost: float):
         barriers = config.triple_barrier_config
@@ -130,34 +131,26 @@ class PositionRun:
         trailing = barriers.trailing_stop
         if trailing and not (trailing.activation_price and trailing.trailing_delta):
             trailing = None  # Hummingbot ignores a trailing stop with a zero activation or delta
-        self.fill, self.close, code = _simulate(
+        fill, close, code = _simulate(
             market.close, market.low, market.high, start, end, is_limit, is_buy, entry_bound, trade_cost,
             _barrier(barriers.take_profit), _barrier(barriers.stop_loss),
             float(trailing.activation_price) if trailing else float("nan"),
             float(trailing.trailing_delta) if trailing else float("nan"))
-        if self.fill > self.close:  # stopped out before its limit order filled: nothing traded
-            self.fill = NO_TICK
-        self.config, self.id, self.order, self.start, self._market = config, config.id, order, start, market
-        self.close_type = CLOSE_TYPES[code]
+        if fill > close:  # stopped out before its limit order filled: nothing traded
+            fill = NO_TICK
+        super().__init__(config, order, start, close, CLOSE_TYPES[code], fill, market)
         self.side = 1 if is_buy else -1
         self.trade_cost = trade_cost
-        self.entry = market.close[self.fill] if self.fill != NO_TICK else None
-        self.filled = float(config.amount) * self.entry if self.fill != NO_TICK else 0.0
-
-    @property
-    def noticed(self) -> int:
-        """The tick at which Hummingbot's engine books this executor as terminated: its close tick,
-        but never its creation tick (created after that tick's bookkeeping, seen on the next)."""
-        return max(self.close, self.start + 1)
-
-    def is_filled_at(self, tick: int) -> bool:
-        return self.fill != NO_TICK and self.fill <= tick
+        self.entry = market.close[fill] if fill != NO_TICK else None
+        self.filled = float(config.amount) * self.entry if fill != NO_TICK else 0.0
 
     def values_at(self, tick: int) -> tuple[float, float, float, float]:
-        """(net_pnl_pct, net_pnl_quote, cum_fees_quote, filled_amount_quote) at a tick, as
-        Hummingbot's simulation frame holds them (volume doubled on the closing tick)."""
+        """As Hummingbot's simulation frame holds them (volume doubled on the closing tick)."""
         if not self.is_filled_at(tick):
             return 0.0, 0.0, 0.0, 0.0
-        pct = _cumulative_pnl_pct(self._market.close, self.fill, tick, self.side, self.trade_cost)
+        pct = _cumulative_pnl_pct(self.market.close, self.fill, tick, self.side, self.trade_cost)
         filled = self.filled * 2 if tick == self.close else self.filled
         return pct, pct * self.filled, 2 * self.trade_cost * self.filled, filled
+
+    def average_price_at(self, tick: int) -> float:
+        return float(self.config.entry_price)

@@ -1,9 +1,10 @@
-"""Hummingbot's ``summarize_results`` recomputed without a DataFrame of every executor, for runs
-without position holds.
+"""Hummingbot's ``summarize_results`` recomputed without a DataFrame of every executor.
 
 Same metrics, same arithmetic: drawdown and Sharpe ratio from the per-tick PnL series (float),
 the rest from the executors' Decimal values, summed left to right as pandas sums an object
 column and divided in Decimal, so every figure is identical to Hummingbot's, to the last bit.
+Executors that ended in a position hold count only in the executor and close-type counts and
+the fees; their PnL is the holds', valued at the final price.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 from hummingbot.core.data_type.common import TradeType
+from hummingbot.strategy_v2.models.executors import CloseType
 
 from hbopt.engine.parity import SUMMARY_FIELDS
 
@@ -27,18 +29,27 @@ def _column_sum(values: list):
     return functools.reduce(operator.add, values) if values else 0
 
 
-def summarize(executors_info: list, total_amount_quote: float, pnl_series: np.ndarray) -> dict:
-    """The summary of a run's executors (``ExecutorInfo``) and its per-tick total PnL."""
+def summarize(executors_info: list, total_amount_quote: float, pnl_series: np.ndarray, position_holds: list,
+              final_price) -> dict:
+    """The summary of a run's executors (``ExecutorInfo``), its per-tick total PnL and its
+    position holds (Hummingbot's ``BacktestPositionHold``) valued at ``final_price``."""
     if not executors_info:
         return empty_summary()
-    positioned = [e for e in executors_info if e.net_pnl_quote != 0]
+    closed = [e for e in executors_info if e.close_type != CloseType.POSITION_HOLD]
+    positioned = [e for e in closed if e.net_pnl_quote != 0]
     wins = [e.net_pnl_quote for e in positioned if e.net_pnl_quote > 0]
     losses = [e.net_pnl_quote for e in positioned if e.net_pnl_quote < 0]
     total_long = sum(1 for e in positioned if e.custom_info["side"] == TradeType.BUY)
     total_short = sum(1 for e in positioned if e.custom_info["side"] == TradeType.SELL)
     correct_long = sum(1 for e in positioned if e.custom_info["side"] == TradeType.BUY and e.net_pnl_quote > 0)
     correct_short = sum(1 for e in positioned if e.custom_info["side"] == TradeType.SELL and e.net_pnl_quote > 0)
-    net_pnl_quote = float(_column_sum([e.net_pnl_quote for e in executors_info])) + 0.0
+    held_realized = held_unrealized = 0.0
+    if position_holds and final_price is not None:
+        for hold in position_holds:
+            summary = hold.get_position_summary(final_price)
+            held_realized += float(summary.realized_pnl_quote)
+            held_unrealized += float(summary.unrealized_pnl_quote)
+    net_pnl_quote = float(_column_sum([e.net_pnl_quote for e in closed])) + held_realized
     total_won = _column_sum(wins)
     total_loss = -_column_sum(losses)
 
@@ -65,7 +76,7 @@ def summarize(executors_info: list, total_amount_quote: float, pnl_series: np.nd
         "profit_factor": float(total_won / total_loss) if total_loss > 0 else 1.0,
         "win_signals": len(wins),
         "loss_signals": len(losses),
-        "unrealized_pnl_quote": 0.0,
-        "position_realized_pnl_quote": 0.0,
+        "unrealized_pnl_quote": held_unrealized,
+        "position_realized_pnl_quote": held_realized,
         "total_fees_quote": float(_column_sum([e.cum_fees_quote for e in executors_info])),
     }
