@@ -10,6 +10,7 @@ import click
 import ujson
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hbopt import __version__
@@ -618,7 +619,8 @@ def print_windows(name: str, windows: dict) -> None:
 
 
 class LiveView:
-    """The rich live display of a discover run: progress, speed, ETA, best, CPU and worker memory."""
+    """The rich live display of a discover run: progress, speed, ETA, best, CPU and worker memory,
+    and the trials that fell back from the turbo engine to the stock one (with the most frequent reason)."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -640,6 +642,9 @@ class LiveView:
     def update(self, name, progress, pool) -> None:
         import time
 
+        from rich.console import Group
+        from rich.text import Text
+
         from hbopt.search.space import tidy
 
         if not self._live or time.monotonic() - self._last < 0.25:
@@ -657,13 +662,30 @@ class LiveView:
                   ", ".join(f"{k}={v}" for k, v in tidy(progress.best_params or {}).items())[:80], "", "")
         t.add_row("workers", f"{len(stats)}", "RSS " + " ".join(f"{s['rss_mb']:.0f}MB" for s in stats),
                   f"replaced {pool.replaced}", "")
-        self._live.update(t)
+        fallbacks = progress.fallbacks.as_dict()
+        if fallbacks["trials"]:
+            most_common = next(iter(fallbacks["reasons"]))
+            line = Text(f"turbo fallbacks: {fallback_share(fallbacks)} — {most_common}", style="yellow",
+                        no_wrap=True, overflow="ellipsis")
+            self._live.update(Group(t, line))
+        else:
+            self._live.update(t)
+
+
+def fallback_share(fallbacks: dict) -> str:
+    """``12 of 340 trials (3.5%)``, from :meth:`TurboFallbacks.as_dict`."""
+    return f"{fallbacks['trials']} of {fallbacks['turbo_trials']} trials ({fallbacks['share']:.1%})"
 
 
 def print_study_summary(s: dict, top: int) -> None:
     run = s.get("run") or {}
     out.print(f"[bold]{s['study']}[/]: {s['trials']} trials ({s.get('complete', 0)} complete, {s.get('fail', 0)} failed)"
               + (f"; this run {run['trials']} trials in {run['seconds']}s, {run['backtests_per_s']} backtests/s" if run else ""))
+    fallbacks = s.get("turbo_fallbacks") or {}
+    if fallbacks.get("trials"):
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in fallbacks["reasons"].items())
+        err.print(f"[yellow]note:[/] {fallback_share(fallbacks)} ran the stock engine instead of turbo: "
+                  f"{escape(reasons)}", highlight=False, soft_wrap=True)
     print_best(s["best"][:top], validation=s.get("validation"))
     if (s.get("validation") or {}).get("verdict"):
         print_verdict(s["validation"])
@@ -956,8 +978,6 @@ def controllers_list(controllers_path, as_json):
 
     Example: hbopt controllers list
     """
-    from rich.markup import escape
-
     from hbopt.engine.controllers import controller_catalog
 
     entries = controller_catalog(controllers_module(controllers_path))

@@ -58,6 +58,43 @@ def signal_controller(root, name: str, signal: int):
     return root
 
 
+def dca_controller(root, name: str):
+    """A user's controllers folder ``root`` (created) holding ``generic/NAME.py``, a generic
+    controller that keeps one single-level DCA executor open (take profit: its ``take_profit``
+    field), which turbo hands to the stock engine (its ``turbo_fallback`` says why). Returns ``root``."""
+    folder = root / "generic"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    camel = "".join(part.title() for part in name.split("_"))
+    (folder / f"{name}.py").write_text(
+        "from decimal import Decimal\n\n"
+        "from hummingbot.core.data_type.common import PriceType, TradeType\n"
+        "from hummingbot.strategy_v2.controllers import ControllerBase, ControllerConfigBase\n"
+        "from hummingbot.strategy_v2.executors.dca_executor.data_types import DCAExecutorConfig, DCAMode\n"
+        "from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction\n\n\n"
+        f"class {camel}Config(ControllerConfigBase):\n"
+        "    controller_type: str = 'generic'\n"
+        f"    controller_name: str = '{name}'\n"
+        f"    connector_name: str = '{CONNECTOR}'\n"
+        f"    trading_pair: str = '{PAIR}'\n"
+        "    take_profit: float = 0.01\n\n\n"
+        f"class {camel}(ControllerBase):\n"
+        "    def determine_executor_actions(self):\n"
+        "        if any(e.is_active for e in self.executors_info):\n"
+        "            return []\n"
+        "        price = Decimal(str(self.market_data_provider.get_price_by_type(\n"
+        "            self.config.connector_name, self.config.trading_pair, PriceType.MidPrice)))\n"
+        "        return [CreateExecutorAction(controller_id=self.config.id, executor_config=DCAExecutorConfig(\n"
+        "            timestamp=self.market_data_provider.time(), connector_name=self.config.connector_name,\n"
+        "            trading_pair=self.config.trading_pair, side=TradeType.BUY, mode=DCAMode.MAKER,\n"
+        "            amounts_quote=[Decimal(50)], prices=[price * Decimal('0.999')],\n"
+        "            take_profit=Decimal(str(self.config.take_profit)), stop_loss=Decimal('0.05'), time_limit=3600))]\n\n"
+        "    async def update_processed_data(self):\n"
+        "        pass\n")
+    return root
+
+
 class Run:
     def __init__(self, code, out, err):
         self.code, self.out, self.err = code, out, err

@@ -19,11 +19,12 @@ returns an infeasible trial.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import optuna
 from optuna.trial import TrialState
@@ -45,6 +46,41 @@ def params_key(params: dict) -> str:
 
 
 @dataclass
+class TurboFallbacks:
+    """How many trials that asked for the turbo engine ran the stock engine instead for any of
+    their backtests, and how many trials each reason stopped turbo for, counted from the trials'
+    user attributes (:meth:`Optimizer._result_attrs`). A trial counts once however many of its
+    pairs fell back; duplicates (which ran no backtest) and trials without results do not count."""
+
+    turbo_trials: int = 0
+    fell_back: int = 0
+    reasons: collections.Counter = field(default_factory=collections.Counter)
+
+    @classmethod
+    def of(cls, trials_attrs: Iterable[dict]) -> TurboFallbacks:
+        tally = cls()
+        for attrs in trials_attrs:
+            tally.add(attrs)
+        return tally
+
+    def add(self, attrs: dict) -> None:
+        if attrs.get("duplicate") or "metrics" not in attrs:
+            return
+        reasons = {m["turbo_fallback"] for m in attrs["metrics"] if m.get("turbo_fallback")}
+        if reasons or attrs.get("engine") == "turbo":
+            self.turbo_trials += 1
+            self.fell_back += bool(reasons)
+            self.reasons.update(reasons)
+
+    def as_dict(self) -> dict:
+        """``trials`` that fell back, of ``turbo_trials``; their ``share``; ``reasons`` with their
+        trial counts, the most frequent first."""
+        return {"trials": self.fell_back, "turbo_trials": self.turbo_trials,
+                "share": round(self.fell_back / self.turbo_trials, 4) if self.turbo_trials else 0.0,
+                "reasons": dict(self.reasons.most_common())}
+
+
+@dataclass
 class Progress:
     """What a run has done so far, for the live view and the final summary."""
 
@@ -58,6 +94,7 @@ class Progress:
     best: float | None = None
     best_params: dict | None = None
     errors: list[str] = field(default_factory=list)
+    fallbacks: TurboFallbacks = field(default_factory=TurboFallbacks)  # this run's trials
 
 
 class Optimizer:
@@ -130,6 +167,7 @@ class Optimizer:
                 frozen.set_constraint(key, value)
         number = self._store(frozen)
         progress.done += 1
+        progress.fallbacks.add(attrs)
         if values is not None and not self.spec.multi_objective and not attrs.get("constraints_violated"):
             better = progress.best is None or (values[0] > progress.best if self.spec.objectives[0].direction ==
                                                "maximize" else values[0] < progress.best)

@@ -1,6 +1,7 @@
 """The study report: one self-contained HTML page (inline SVG, no plotting library) with the
-optimisation history, parameter importance, the best region, the top trials, the sections the
-caller adds (the validation's), the warnings of the trials' backtests and the failures."""
+trials that fell back from the turbo engine to the stock one, the optimisation history, parameter
+importance, the best region, the top trials, the sections the caller adds (the validation's), the
+warnings of the trials' backtests and the failures."""
 from __future__ import annotations
 
 import html
@@ -95,6 +96,19 @@ def warnings_html(top, complete) -> str:
             f"<p>Top trials:</p><ul>{per_trial or '<li>none has warnings</li>'}</ul>")
 
 
+def fallbacks_html(trials) -> str:
+    """How many trials that asked for the turbo engine ran the stock one, and why; nothing if none did."""
+    from hbopt.search.optimize import TurboFallbacks
+
+    fallbacks = TurboFallbacks.of(t.user_attrs for t in trials).as_dict()
+    if not fallbacks["trials"]:
+        return ""
+    reasons = "".join(f"<li>{n} x {html.escape(r)}</li>" for r, n in fallbacks["reasons"].items())
+    return (f"<h2>Turbo fallbacks</h2><p>{fallbacks['trials']} of {fallbacks['turbo_trials']} trials "
+            f"({fallbacks['share']:.1%}) asked for the turbo engine but ran the stock engine for at least one "
+            f"backtest, as turbo could not guarantee Hummingbot's result. Trials per reason:</p><ul>{reasons}</ul>")
+
+
 def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = ()) -> None:
     """Write the study's report; ``sections`` (HTML) follow the top trials, e.g. its validation."""
     from hbopt.search.studies import ranked, trial_error
@@ -107,7 +121,7 @@ def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = 
     parts = [f"<h1>Study {html.escape(folder.name)}</h1>",
              f"<p>{html.escape(spec.controller)} on {html.escape(spec.connector)} {html.escape(', '.join(spec.pairs))}; "
              f"objective: {html.escape(', '.join(o.metric + ' (' + o.direction + ')' for o in spec.objectives))}; "
-             f"{len(complete)} complete, {len(failed)} failed trials.</p>"]
+             f"{len(complete)} complete, {len(failed)} failed trials.</p>", fallbacks_html(trials)]
     if len(spec.objectives) == 1:
         parts.append(history_svg(complete, maximize, objective.metric))
         figure, names = importance_svg(study) if len(complete) > 1 else ("", [])

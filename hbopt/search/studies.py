@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from hbopt.cache.files import write_text_atomic
 from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, from_description
-from hbopt.search.optimize import Optimizer, Progress
+from hbopt.search.optimize import Optimizer, Progress, TurboFallbacks
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder, list_study_names, new_manifest, open_storage
@@ -137,11 +137,16 @@ def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None = None, top: int = 5) -> dict:
-    """A study's counts and its ``top`` trials (:func:`trial_row`); with ``progress``, this run's figures."""
+    """A study's counts and its ``top`` trials (:func:`trial_row`); ``turbo_fallbacks``
+    (:meth:`TurboFallbacks.as_dict`) over all its trials if any asked for the turbo engine; with
+    ``progress``, this run's figures."""
     trials = study.get_trials(deepcopy=False)
     states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
     out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},
            "objectives": _spec_of(folder)["objective"], "best": [trial_row(t) for t in ranked(study)[:top]]}
+    fallbacks = TurboFallbacks.of(t.user_attrs for t in trials)
+    if fallbacks.turbo_trials:
+        out["turbo_fallbacks"] = fallbacks.as_dict()
     if progress is not None:
         elapsed = time.monotonic() - progress.started
         out["run"] = {"trials": progress.done, "failed": progress.failed, "duplicates": progress.duplicates,
