@@ -20,6 +20,10 @@ CONFIGS = {
     "ma_cross": {"controller_name": "ma_cross", **_PAIR, "fast_ma": 6, "slow_ma": 24},
     "pmm": {"controller_name": "pmm", **_PAIR, "buy_spreads": "0.002,0.006", "sell_spreads": "0.002,0.006",
             "take_profit": 0.004, "stop_loss": 0.01, "time_limit": 3600, "executor_refresh_time": 300},
+    "grid": {"controller_name": "grid", **_PAIR, "grid_depth": 0.02, "grid_top": 0.005, "limit_depth": 0.01,
+             "take_profit": 0.004, "time_limit": 86400},
+    "market_maker": {"controller_name": "market_maker", **_PAIR, "buy_spreads": "0.001,0.003",
+                     "sell_spreads": "0.001,0.003", "order_refresh_time": 300, "max_inventory_quote": 500},
 }
 _WARMUP_DAYS = 4  # data before the window, for indicator warm-up
 

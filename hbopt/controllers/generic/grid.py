@@ -7,7 +7,7 @@ profit ``take_profit`` above its entry. The grid closes as a whole when the pric
 from decimal import Decimal
 from typing import List, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hummingbot.core.data_type.common import MarketDict, OrderType, PriceType, TradeType
 from hummingbot.strategy_v2.controllers.controller_base import ControllerBase, ControllerConfigBase
@@ -42,6 +42,12 @@ class GridConfig(ControllerConfigBase):
     stop_loss: Optional[float] = Field(default=None, gt=0, description="Stop when the grid loses this share of what it traded")
     time_limit: Optional[int] = Field(default=86400, gt=0, description="Seconds a grid may run")
     keep_position: bool = Field(default=False, description="Hold what the grid bought when it stops at its limit")
+
+    @field_validator("side", mode="before")
+    @classmethod
+    def side_by_name(cls, value):
+        """``BUY``/``SELL`` as in a study file, or as a result's config records it."""
+        return TradeType[value.upper()] if isinstance(value, str) else value
 
     def update_markets(self, markets: MarketDict) -> MarketDict:
         return markets.add_or_update(self.connector_name, self.trading_pair)

@@ -1,26 +1,15 @@
-"""The turbo engine gives Hummingbot's answers: the same executors, PnL, fees, volume and summary
-as the stock engine, for many random configs of every built-in on several kinds of market."""
-import math
+"""Position executors: the turbo engine gives Hummingbot's answers, the same executors, PnL, fees,
+volume and summary as the stock engine, for many random configs of the position-executor built-ins
+(consulted on the ticks their bases can act) and for random position executors created and stopped
+by a generic controller (consulted on every tick), on several kinds of market."""
 import random
 
-import numpy as np
 import pytest
 
-from hbopt.cache import synth
-from hbopt.cache.windows import CandleWindows, resampling_source
-from hbopt.engine import backtest
 from hbopt.engine.controllers import use_controllers_path
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-
-DAY = 86400
-MARKETS = {"trending": dict(regime="trending", seed=101), "ranging": dict(regime="ranging", seed=202),
-           "gappy": dict(regime="mixed", seed=303, gap_rate=0.003)}
-
-
-def market_source(name: str, days: float = 5):
-    minutes = synth.generate(days, "1m", **MARKETS[name]).to_numpy()
-    return CandleWindows(resampling_source(minutes), max_bytes=1 << 28), int(minutes[-1, 0])
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
 
 
 def random_barriers(rng: random.Random) -> dict:
@@ -55,12 +44,6 @@ WINDOW_DAYS = {"bollinger": 2.0, "ma_cross": 3.0, "pmm": 0.4}
 CONFIGS_PER_MARKET = {"bollinger": 4, "ma_cross": 4, "pmm": 3}
 
 
-def both_engines(config, candles, start, end, **kwargs):
-    stock = backtest(config, start, end, engine="stock", candles=candles, ledger=True, **kwargs)
-    turbo = backtest(config, start, end, engine="turbo", candles=candles, ledger=True, **kwargs)
-    return stock, turbo
-
-
 @pytest.mark.parametrize("market", sorted(MARKETS))
 @pytest.mark.parametrize("controller", sorted(WINDOW_DAYS))
 def test_random_configs_give_identical_ledgers_and_summaries(controller, market):
@@ -84,19 +67,19 @@ def test_random_configs_give_identical_ledgers_and_summaries(controller, market)
     assert len(close_types) >= 2, close_types  # and more than one barrier closes them
 
 
-def test_the_comparison_catches_any_single_change():
-    candles, last = market_source("ranging")
-    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
-    stock, turbo = both_engines(config, candles, last - DAY, last)
-    assert differences(stock, turbo) == [] and len(turbo["executors"]) > 5
-    for key, change in [("close_type", lambda v: "EARLY_STOP"), ("close_timestamp", lambda v: v + 60),
-                        ("net_pnl_quote", lambda v: math.nextafter(v, math.inf)),
-                        ("side", lambda v: "SELL" if v == "BUY" else "BUY")]:
-        tampered = {**turbo, "executors": [dict(e) for e in turbo["executors"]]}
-        tampered["executors"][3][key] = change(tampered["executors"][3][key])
-        assert differences(stock, tampered), key
-    assert differences(stock, {**turbo, "profit_factor": math.nextafter(turbo["profit_factor"], 0)})
-    assert differences(stock, {**turbo, "executors": turbo["executors"][:-1]})
+@pytest.mark.parametrize("market", sorted(MARKETS))
+def test_random_position_executors_created_and_stopped_every_tick_match(market):
+    """Stops that keep their position move it into a position hold, valued every tick after."""
+    candles, last = market_source(market)
+    module = test_controllers()
+    close_types = set()
+    for seed in range(3):
+        stock, turbo = both_engines({"controller_name": "chaos", "kinds": "position", "seed": seed}, candles,
+                                    last - DAY, last, user_module=module, trade_cost=(0.0, 0.0004, 0.001)[seed])
+        assert turbo["engine"] == "turbo"
+        assert differences(stock, turbo) == [], seed
+        close_types |= set(stock["close_types"])
+    assert {"EARLY_STOP", "POSITION_HOLD", "STOP_LOSS", "TAKE_PROFIT", "TIME_LIMIT"} <= close_types
 
 
 HOOKED = '''
@@ -148,34 +131,3 @@ def test_a_controller_overriding_a_hook_is_consulted_on_every_tick_and_matches(t
     assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
     assert "EARLY_STOP" in stock["close_types"]
     assert differences(stock, turbo) == []
-
-
-def test_spot_market_making_rebalances_into_a_position_hold_under_turbo():
-    candles, last = market_source("ranging")
-    config = {"controller_name": "pmm", "connector_name": "binance", "trading_pair": PAIR,
-              "buy_spreads": "0.001", "sell_spreads": "0.001"}
-    stock, turbo = both_engines(config, candles, last - 3 * 3600, last)
-    assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
-    assert "POSITION_HOLD" in stock["close_types"] and stock["unrealized_pnl_quote"] != 0
-    assert differences(stock, turbo) == []
-
-
-def test_turbo_steps_aside_on_a_hummingbot_release_its_parity_suite_has_not_passed(monkeypatch):
-    from hbopt.engine.turbo import policies
-
-    monkeypatch.setattr(policies, "HUMMINGBOT_VERSION", "20991231")
-    candles, last = market_source("ranging")
-    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
-    stock, turbo = both_engines(config, candles, last - DAY // 4, last)
-    assert turbo["engine"] == "stock"
-    assert turbo["turbo_fallback"] == ("turbo's parity suite has not been run on hummingbot 20991231 "
-                                       f"(verified: {', '.join(policies.VERIFIED_HUMMINGBOT)})")
-    assert differences(stock, turbo) == []
-
-
-def test_turbo_results_are_json_safe_and_reproducible():
-    candles, last = market_source("gappy")
-    config = {"controller_name": "pmm", "connector_name": CONNECTOR, "trading_pair": PAIR, "buy_spreads": "0.001"}
-    first = backtest(config, last - DAY // 2, last, engine="turbo", candles=candles)
-    again = backtest(first["config"], first["start"], first["end"], engine="turbo", candles=candles)
-    assert first["net_pnl_quote"] == again["net_pnl_quote"] and np.isfinite(first["sharpe_ratio"])

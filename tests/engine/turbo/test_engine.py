@@ -1,0 +1,62 @@
+"""The turbo engine as a whole: executors of every kind from one controller, the comparison that
+judges parity, and when turbo steps aside."""
+import math
+
+import numpy as np
+import pytest
+
+from hbopt.engine import backtest
+from hbopt.engine.parity import differences
+from tests.conftest import CONNECTOR, PAIR
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
+
+
+@pytest.mark.parametrize("market", sorted(MARKETS))
+def test_random_executors_of_every_kind_from_one_controller_match(market):
+    """Position, order and grid executors side by side, stopped at random, with position holds
+    netting what orders, stops and grids leave behind."""
+    candles, last = market_source(market)
+    module = test_controllers()
+    for seed in range(3):
+        config = {"controller_name": "chaos", "kinds": "order,position,grid", "seed": 10 + seed, "create_rate": 0.05}
+        stock, turbo = both_engines(config, candles, last - DAY, last, user_module=module,
+                                    trade_cost=(0.0, 0.0004, 0.001)[seed], feature_timing=("close", "open")[seed % 2])
+        assert turbo["engine"] == "turbo"
+        assert differences(stock, turbo) == [], seed
+        assert {"order", "position", "grid"} <= {e["level_id"].split("_")[0] for e in stock["executors"]}
+
+
+def test_the_comparison_catches_any_single_change():
+    candles, last = market_source("ranging")
+    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
+    stock, turbo = both_engines(config, candles, last - DAY, last)
+    assert differences(stock, turbo) == [] and len(turbo["executors"]) > 5
+    for key, change in [("close_type", lambda v: "EARLY_STOP"), ("close_timestamp", lambda v: v + 60),
+                        ("net_pnl_quote", lambda v: math.nextafter(v, math.inf)),
+                        ("side", lambda v: "SELL" if v == "BUY" else "BUY")]:
+        tampered = {**turbo, "executors": [dict(e) for e in turbo["executors"]]}
+        tampered["executors"][3][key] = change(tampered["executors"][3][key])
+        assert differences(stock, tampered), key
+    assert differences(stock, {**turbo, "profit_factor": math.nextafter(turbo["profit_factor"], 0)})
+    assert differences(stock, {**turbo, "executors": turbo["executors"][:-1]})
+
+
+def test_turbo_steps_aside_on_a_hummingbot_release_its_parity_suite_has_not_passed(monkeypatch):
+    from hbopt.engine.turbo import policies
+
+    monkeypatch.setattr(policies, "HUMMINGBOT_VERSION", "20991231")
+    candles, last = market_source("ranging")
+    config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 30}
+    stock, turbo = both_engines(config, candles, last - DAY // 4, last)
+    assert turbo["engine"] == "stock"
+    assert turbo["turbo_fallback"] == ("turbo's parity suite has not been run on hummingbot 20991231 "
+                                       f"(verified: {', '.join(policies.VERIFIED_HUMMINGBOT)})")
+    assert differences(stock, turbo) == []
+
+
+def test_turbo_results_are_json_safe_and_reproducible():
+    candles, last = market_source("gappy")
+    config = {"controller_name": "pmm", "connector_name": CONNECTOR, "trading_pair": PAIR, "buy_spreads": "0.001"}
+    first = backtest(config, last - DAY // 2, last, engine="turbo", candles=candles)
+    again = backtest(first["config"], first["start"], first["end"], engine="turbo", candles=candles)
+    assert first["net_pnl_quote"] == again["net_pnl_quote"] and np.isfinite(first["sharpe_ratio"])
