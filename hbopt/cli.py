@@ -371,8 +371,8 @@ def print_backtest(r: dict) -> None:
 # ------------------------------------------------------------------------------------- bench
 @cli.command(context_settings=CONTEXT)
 @click.option("--days", type=float, default=90, show_default=True, help="Window of 1m candles per backtest.")
-@click.option("--controllers", "names", default="bollinger,ma_cross,pmm", show_default=True,
-              help="Comma-separated built-ins to benchmark.")
+@click.option("--controllers", "names", default="bollinger,ma_cross,pmm,grid,market_maker",
+              show_default=True, help="Comma-separated built-ins to benchmark.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market.")
 @click.option("--pool", "pool_mode", is_flag=True, help="Benchmark the discover pool instead of the engines.")
 @click.option("--workers", "worker_counts", default="1,2", show_default=True, help="--pool: worker counts to compare.")

@@ -16,6 +16,9 @@ step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop
 step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo
 step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo --feature-timing open   # Hummingbot's look-ahead
 step backtest --controller pmm "${pair[@]}" --set buy_spreads=0.004,0.01 --set sell_spreads=0.004,0.01 --days 30 --turbo
+step backtest --controller grid "${pair[@]}" --set grid_depth=0.03 --set take_profit=0.006 --days 30 --turbo
+step backtest --controller market_maker "${pair[@]}" --set buy_spreads=0.002,0.005 --set sell_spreads=0.002,0.005 \
+    --days 30 --turbo
 step discover --controller bollinger --connector binance_perpetual --pairs BTC-USDT --days 30 --iter 60 \
     --turbo --seed 1 --study demo --top 5
 step study best demo --top 3

@@ -1,0 +1,13 @@
+"""``hbopt bench``: both engines side by side on each built-in, each row saying whether they agree."""
+import json
+
+
+def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
+    run = hbopt("bench", "--days", "1", "--controllers", "grid,market_maker", "--json")
+    assert run.code == 0, run.err
+    rows = json.loads(run.out)
+    assert [row["controller"] for row in rows] == ["grid", "market_maker"]
+    for row in rows:
+        assert row["parity"] and row["differences"] == [] and row["turbo_fallback"] is None
+        assert row["executors"] > 0 and row["stock_ms"] > 0 and row["turbo_ms"] > 0
+        assert row["speedup"] > 0
