@@ -36,7 +36,8 @@ class GridConfig(ControllerConfigBase):
     grid_depth: float = Field(default=0.02, gt=0, lt=1, description="How far past the price the levels reach")
     grid_top: float = Field(default=0.005, gt=0, description="How far the other way the grid takes profit as a whole")
     limit_depth: float = Field(default=0.01, ge=0, description="Stop this far past the deepest level (0: none)")
-    min_spread_between_orders: Decimal = Field(default=Decimal("0.002"), gt=0, description="Closest level spacing")
+    min_spread_between_orders: Decimal = Field(default=Decimal("0.002"), gt=0,
+                                               description="Closest level spacing (at most the range)")
     min_order_amount_quote: Decimal = Decimal("5")
     take_profit: float = Field(default=0.004, gt=0, description="Each level's profit target")
     stop_loss: Optional[float] = Field(default=None, gt=0, description="Stop when the grid loses this share of what it traded")
@@ -72,11 +73,13 @@ class GridController(ControllerBase):
         else:
             start, end = price * (1 - top), price * (1 + deep)
             limit_price = end * (1 + limit)
+        # Hummingbot's level generation divides by zero when the spacing exceeds the range
+        spacing = min(cfg.min_spread_between_orders, deep + top)
         return [CreateExecutorAction(controller_id=cfg.id, executor_config=GridExecutorConfig(
             timestamp=self.market_data_provider.time(), connector_name=cfg.connector_name,
             trading_pair=cfg.trading_pair, side=cfg.side, start_price=start, end_price=end,
             limit_price=limit_price if limit else Decimal(0), leverage=cfg.leverage,
-            total_amount_quote=cfg.total_amount_quote, min_spread_between_orders=cfg.min_spread_between_orders,
+            total_amount_quote=cfg.total_amount_quote, min_spread_between_orders=spacing,
             min_order_amount_quote=cfg.min_order_amount_quote, keep_position=cfg.keep_position,
             triple_barrier_config=TripleBarrierConfig(
                 take_profit=Decimal(str(cfg.take_profit)), time_limit=cfg.time_limit,

@@ -44,6 +44,15 @@ def test_random_grid_configs_match(market):
     assert len(close_types) >= 2, close_types
 
 
+def test_the_grid_controller_keeps_its_level_spacing_within_its_range():
+    """Hummingbot's level generation divides by zero for a spacing wider than the range."""
+    candles, last = market_source("ranging")
+    config = {"controller_name": "grid", "connector_name": CONNECTOR, "trading_pair": PAIR, "grid_depth": 0.005,
+              "grid_top": 0.001, "min_spread_between_orders": 0.05}
+    stock, turbo = both_engines(config, candles, last - DAY, last)
+    assert stock["total_executors"] > 0 and differences(stock, turbo) == []
+
+
 @pytest.mark.parametrize("market", sorted(MARKETS))
 def test_random_grids_created_and_stopped_every_tick_match(market):
     candles, last = market_source(market)
