@@ -12,7 +12,12 @@ from hbopt import __version__
 from hbopt.cache.candles import interval_seconds
 from hbopt.cache.windows import CandleSource, CandleWindows
 from hbopt.engine.controllers import config_to_dict, load_config
-from hbopt.engine.diagnostics import config_warnings, feature_timing_warning, outcome_warnings
+from hbopt.engine.diagnostics import (
+    config_warnings,
+    feature_timing_warning,
+    outcome_warnings,
+    position_hold_warnings,
+)
 from hbopt.engine.failures import blame
 from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
@@ -113,7 +118,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     ticks = len(output["processed_data"].get("features", ()))
     warnings += (feature_timing_warning(features_interval, resolution, feature_timing)
                  + config_warnings(controller_config, resolution)
-                 + outcome_warnings(output["executors"], trade_cost))
+                 + outcome_warnings(output["executors"], trade_cost)
+                 + position_hold_warnings(output["executors"], output["results"]["unrealized_pnl_quote"]))
     result = json_safe(output["results"])
     result.update({
         "pnl": pnl_series(output["pnl_timeseries"], int(start), int(end), result.get("net_pnl_quote")),

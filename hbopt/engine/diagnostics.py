@@ -1,9 +1,12 @@
 """Warnings about runs whose numbers look normal but mean little: a degenerate configuration,
-no trade at all, trades that could only lose the fees, too few trades to judge, and features
-from candles coarser than the ticks."""
+no trade at all, trades that could only lose the fees, too few trades to judge, position holds
+whose fees and open PnL Hummingbot's net PnL leaves out, and features from candles coarser than
+the ticks."""
 from __future__ import annotations
 
 from decimal import Decimal
+
+from hummingbot.strategy_v2.models.executors import CloseType
 
 from hbopt.cache.candles import interval_seconds
 
@@ -33,11 +36,28 @@ def outcome_warnings(executors: list, trade_cost: float) -> list[str]:
     if not filled:
         return [f"none of the {len(executors)} executors ever filled: no position was taken"]
     found = []
-    flat = sum(1 for e in filled if abs(float(e.net_pnl_pct) + 2 * trade_cost) < 1e-12)
+    flat = sum(1 for e in filled if e.close_type != CloseType.POSITION_HOLD  # a hold's PnL is the hold's
+               and abs(float(e.net_pnl_pct) + 2 * trade_cost) < 1e-12)
     if flat == len(filled) > 1:
         found.append(f"all {flat} positions closed at their entry price: the PnL is only the fees")
     if len(filled) < FEW_POSITIONS:
         found.append(f"only {len(filled)} position(s): too few for the metrics to mean much")
+    return found
+
+
+def position_hold_warnings(executors: list, unrealized_pnl_quote: float) -> list[str]:
+    """What Hummingbot's net PnL (``net_pnl_quote``: executors' PnL plus the holds' realised PnL)
+    leaves out of position holds: the fees of the executors that ended in one, and the PnL of a
+    hold still open at the end (``unrealized_pnl_quote``)."""
+    held = [e for e in executors if e.close_type == CloseType.POSITION_HOLD]
+    fees = float(sum((e.cum_fees_quote for e in held), Decimal(0)))
+    found = []
+    if fees > 0:
+        found.append(f"{len(held)} executors ended in a position hold: Hummingbot's net PnL counts the hold's "
+                     f"realised PnL without their fees ({fees:.6g} quote)")
+    if abs(unrealized_pnl_quote) > 1e-9:
+        found.append(f"a position hold is still open at the end: its unrealised PnL ({unrealized_pnl_quote:+.6g} "
+                     "quote) is not in the net PnL")
     return found
 
 

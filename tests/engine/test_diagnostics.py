@@ -28,7 +28,7 @@ def test_no_executor_at_all_is_said_and_shown_on_the_terminal(market, hbopt):
 
 
 def executor(filled: float, pnl_pct: float):
-    return SimpleNamespace(filled_amount_quote=Decimal(filled), net_pnl_pct=Decimal(pnl_pct))
+    return SimpleNamespace(filled_amount_quote=Decimal(filled), net_pnl_pct=Decimal(pnl_pct), close_type=None)
 
 
 def test_too_few_positions_or_none_filled_are_flagged():
@@ -37,3 +37,18 @@ def test_too_few_positions_or_none_filled_are_flagged():
     assert outcome_warnings([executor(0, 0)] * 3, 0.0006) == \
         ["none of the 3 executors ever filled: no position was taken"]
     assert outcome_warnings([executor(100, 0.01 * (i % 3 - 1)) for i in range(12)], 0.0006) == []
+
+
+def test_what_hummingbots_net_pnl_leaves_out_of_position_holds_is_said(market, hbopt):
+    """A market maker's filled orders join a position hold: Hummingbot's net PnL counts the hold's
+    realised PnL without the orders' fees, and leaves out what is still open at the end."""
+    run = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
+                "--turbo", "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    held = result["close_types"]["POSITION_HOLD"]
+    assert result["unrealized_pnl_quote"] != 0 and result["total_fees_quote"] > 0
+    assert any(w.startswith(f"{held} executors ended in a position hold: Hummingbot's net PnL counts the hold's "
+                            "realised PnL without their fees") for w in result["warnings"])
+    assert f"a position hold is still open at the end: its unrealised PnL ({result['unrealized_pnl_quote']:+.6g} " \
+           "quote) is not in the net PnL" in result["warnings"]
