@@ -60,8 +60,9 @@ def signal_controller(root, name: str, signal: int):
 
 def dca_controller(root, name: str):
     """A user's controllers folder ``root`` (created) holding ``generic/NAME.py``, a generic
-    controller that keeps one single-level DCA executor open (take profit: its ``take_profit``
-    field), which turbo hands to the stock engine (its ``turbo_fallback`` says why). Returns ``root``."""
+    controller that keeps one DCA executor open (take profit: its ``take_profit`` field; its
+    ``levels``, 1 by default, 0.1% apart), which turbo hands to the stock engine (its
+    ``turbo_fallback`` says why). Hummingbot's DCA simulator fails once two levels fill. Returns ``root``."""
     folder = root / "generic"
     folder.mkdir(parents=True, exist_ok=True)
     (root / "__init__.py").write_text("")
@@ -78,7 +79,8 @@ def dca_controller(root, name: str):
         f"    controller_name: str = '{name}'\n"
         f"    connector_name: str = '{CONNECTOR}'\n"
         f"    trading_pair: str = '{PAIR}'\n"
-        "    take_profit: float = 0.01\n\n\n"
+        "    take_profit: float = 0.01\n"
+        "    levels: int = 1\n\n\n"
         f"class {camel}(ControllerBase):\n"
         "    def determine_executor_actions(self):\n"
         "        if any(e.is_active for e in self.executors_info):\n"
@@ -88,7 +90,8 @@ def dca_controller(root, name: str):
         "        return [CreateExecutorAction(controller_id=self.config.id, executor_config=DCAExecutorConfig(\n"
         "            timestamp=self.market_data_provider.time(), connector_name=self.config.connector_name,\n"
         "            trading_pair=self.config.trading_pair, side=TradeType.BUY, mode=DCAMode.MAKER,\n"
-        "            amounts_quote=[Decimal(50)], prices=[price * Decimal('0.999')],\n"
+        "            amounts_quote=[Decimal(50)] * self.config.levels,\n"
+        "            prices=[price * (1 - Decimal('0.001') * (n + 1)) for n in range(self.config.levels)],\n"
         "            take_profit=Decimal(str(self.config.take_profit)), stop_loss=Decimal('0.05'), time_limit=3600))]\n\n"
         "    async def update_processed_data(self):\n"
         "        pass\n")

@@ -22,7 +22,7 @@ from hbopt.engine.failures import blame
 from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row, pnl_series
-from hbopt.errors import ConfigError, DataError, HboptError
+from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
 
 ENGINES = ("stock", "turbo")
 FEATURE_TIMINGS = ("close", "open")  # see hbopt.engine.stock
@@ -113,7 +113,12 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
                 fallback = str(exc)
         if engine == "stock" or fallback:
             from hbopt.engine.stock import StockBacktestingEngine
-            outcome = run(StockBacktestingEngine)
+            try:
+                outcome = run(StockBacktestingEngine)
+            except ControllerError as exc:
+                if not fallback:
+                    raise
+                raise ControllerError(f"{exc}; turbo stepped aside: {fallback}") from exc
     features_interval, output, start, end, warnings, run_s = outcome
     ticks = len(output["processed_data"].get("features", ()))
     warnings += (feature_timing_warning(features_interval, resolution, feature_timing)
