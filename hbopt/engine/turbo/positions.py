@@ -121,7 +121,7 @@ class PositionRun(ExecutorRun):
     """A position executor: fill, close tick and type from :func:`_simulate`, its row's PnL
     recomputed at any tick as the simulator's cumulative product gives it."""
 
-    __slots__ = ("side", "entry", "filled", "trade_cost")
+    __slots__ = ("side", "filled", "trade_cost")
 
     def __init__(self, config, order: int, start: int, end: int, market, trade_cost: float):
         barriers = config.triple_barrier_config
@@ -141,8 +141,7 @@ class PositionRun(ExecutorRun):
         super().__init__(config, order, start, close, CLOSE_TYPES[code], fill, market)
         self.side = 1 if is_buy else -1
         self.trade_cost = trade_cost
-        self.entry = market.close[fill] if fill != NO_TICK else None
-        self.filled = float(config.amount) * self.entry if fill != NO_TICK else 0.0
+        self.filled = float(config.amount) * market.close[fill] if fill != NO_TICK else 0.0
 
     def values_at(self, tick: int) -> tuple[float, float, float, float]:
         """As Hummingbot's simulation frame holds them (volume doubled on the closing tick)."""
