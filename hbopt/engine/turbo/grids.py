@@ -39,10 +39,10 @@ def _simulate(close, low, high, start, end, is_buy, start_price, end_price, limi
     side = 1.0 if is_buy else -1.0
     n_rows = end - start + 1
     n_levels = len(level_prices)
-    pnl = np.zeros(n_rows)
-    filled = np.zeros(n_rows)
-    fees_arr = np.zeros(n_rows)
-    avg = np.zeros(n_rows)
+    pnl = np.empty(n_rows)  # filled row by row up to the close; the rest is never read
+    filled = np.empty(n_rows)
+    fees_arr = np.empty(n_rows)
+    avg = np.empty(n_rows)
     events = np.empty((16, 5))
     n_events = 0
     entered = np.zeros(n_levels, dtype=np.bool_)
@@ -127,8 +127,9 @@ def _simulate(close, low, high, start, end, is_buy, start_price, end_price, limi
                 code, close_row, terminated = STOP_LOSS, row, True
         if terminated:
             break
-    return start + close_row, code, pnl[:close_row + 1], filled[:close_row + 1], fees_arr[:close_row + 1], \
-        avg[:close_row + 1], events[:n_events]
+    rows = close_row + 1  # copies, so that a grid closing early does not keep its whole window alive
+    return start + close_row, code, pnl[:rows].copy(), filled[:rows].copy(), fees_arr[:rows].copy(), \
+        avg[:rows].copy(), events[:n_events].copy()
 
 
 @numba.njit(cache=True)
