@@ -21,7 +21,7 @@ from hbopt.engine.diagnostics import (
 from hbopt.engine.failures import blame
 from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
-from hbopt.engine.results import json_safe, ledger_row, pnl_series
+from hbopt.engine.results import equity_pnl, json_safe, ledger_row, pnl_series
 from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
 
 ENGINES = ("stock", "turbo")
@@ -127,6 +127,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
                  + position_hold_warnings(output["executors"], output["results"]["unrealized_pnl_quote"]))
     result = json_safe(output["results"])
     result.update({
+        "equity_pnl_quote": equity_pnl(output["executors"], output["results"]),
         "pnl": pnl_series(output["pnl_timeseries"], int(start), int(end), result.get("net_pnl_quote")),
         "engine": "turbo" if engine == "turbo" and not fallback else "stock",
         **({"turbo_fallback": fallback} if engine == "turbo" else {}),

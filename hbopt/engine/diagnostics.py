@@ -9,6 +9,7 @@ from decimal import Decimal
 from hummingbot.strategy_v2.models.executors import CloseType
 
 from hbopt.cache.candles import interval_seconds
+from hbopt.engine.results import held_fees
 
 #: Fewer positions than this make an objective computed from them mostly noise.
 FEW_POSITIONS = 5
@@ -48,16 +49,16 @@ def outcome_warnings(executors: list, trade_cost: float) -> list[str]:
 def position_hold_warnings(executors: list, unrealized_pnl_quote: float) -> list[str]:
     """What Hummingbot's net PnL (``net_pnl_quote``: executors' PnL plus the holds' realised PnL)
     leaves out of position holds: the fees of the executors that ended in one, and the PnL of a
-    hold still open at the end (``unrealized_pnl_quote``)."""
-    held = [e for e in executors if e.close_type == CloseType.POSITION_HOLD]
-    fees = float(sum((e.cum_fees_quote for e in held), Decimal(0)))
+    hold still open at the end (``unrealized_pnl_quote``). ``equity_pnl_quote`` counts both."""
+    fees = held_fees(executors)
     found = []
     if fees > 0:
-        found.append(f"{len(held)} executors ended in a position hold: Hummingbot's net PnL counts the hold's "
-                     f"realised PnL without their fees ({fees:.6g} quote)")
+        held = sum(1 for e in executors if e.close_type == CloseType.POSITION_HOLD)
+        found.append(f"{held} executors ended in a position hold: Hummingbot's net PnL counts the hold's realised "
+                     f"PnL without their fees ({fees:.6g} quote; equity_pnl_quote deducts them)")
     if abs(unrealized_pnl_quote) > 1e-9:
         found.append(f"a position hold is still open at the end: its unrealised PnL ({unrealized_pnl_quote:+.6g} "
-                     "quote) is not in the net PnL")
+                     "quote) is not in the net PnL (equity_pnl_quote counts it)")
     return found
 
 

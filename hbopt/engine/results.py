@@ -6,6 +6,7 @@ import math
 from decimal import Decimal
 
 import numpy as np
+from hummingbot.strategy_v2.models.executors import CloseType
 
 
 def json_safe(value):
@@ -38,6 +39,19 @@ def ledger_row(info) -> dict:
         "net_pnl_quote": float(info.net_pnl_quote), "net_pnl_pct": float(info.net_pnl_pct),
         "cum_fees_quote": float(info.cum_fees_quote), "filled_amount_quote": float(info.filled_amount_quote),
     }
+
+
+def held_fees(executors) -> float:
+    """The fees of the executors (``ExecutorInfo``) that ended in a position hold: Hummingbot's net
+    PnL counts the hold's realised PnL without them."""
+    return float(sum((e.cum_fees_quote for e in executors if e.close_type == CloseType.POSITION_HOLD), Decimal(0)))
+
+
+def equity_pnl(executors, summary: dict) -> float:
+    """The PnL an account would see: Hummingbot's ``net_pnl_quote``, plus what position holds
+    still open at the end are worth (``unrealized_pnl_quote``), less the fees of the executors that
+    ended in a hold. ``net_pnl_quote`` itself for a run without position holds."""
+    return float(summary["net_pnl_quote"]) + float(summary["unrealized_pnl_quote"]) - held_fees(executors)
 
 
 PNL_PERIODS = (86400, 14400, 3600)  # a day, 4 hours, an hour

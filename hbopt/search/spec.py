@@ -43,7 +43,7 @@ from hbopt.search.space import Param, config_fields, draw, parse_space
 
 DEFAULT_CONTROLLER = "bollinger"
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
-METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")  # what an objective can be
+METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types") + ("equity_pnl_quote",)  # what an objective can be
 CONSTRAINTS = ("min_executors", "max_drawdown")
 _FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
               "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing", "holdout"}

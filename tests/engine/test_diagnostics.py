@@ -3,6 +3,8 @@ import json
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
+
 from hbopt.engine.diagnostics import outcome_warnings
 from tests.conftest import CONNECTOR, PAIR
 
@@ -51,4 +53,17 @@ def test_what_hummingbots_net_pnl_leaves_out_of_position_holds_is_said(market, h
     assert any(w.startswith(f"{held} executors ended in a position hold: Hummingbot's net PnL counts the hold's "
                             "realised PnL without their fees") for w in result["warnings"])
     assert f"a position hold is still open at the end: its unrealised PnL ({result['unrealized_pnl_quote']:+.6g} " \
-           "quote) is not in the net PnL" in result["warnings"]
+           "quote) is not in the net PnL (equity_pnl_quote counts it)" in result["warnings"]
+
+
+def test_equity_pnl_counts_the_open_hold_and_deducts_the_fees_hummingbots_net_pnl_leaves_out(market, hbopt, tmp_path):
+    run = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
+                "--turbo", "--json", "--ledger", tmp_path / "ledger.json")
+    maker = json.loads(run.out)
+    held_fees = sum(e["cum_fees_quote"] for e in json.loads((tmp_path / "ledger.json").read_text())
+                    if e["close_type"] == "POSITION_HOLD")
+    assert held_fees > 0
+    assert maker["equity_pnl_quote"] == pytest.approx(maker["net_pnl_quote"] + maker["unrealized_pnl_quote"] - held_fees)
+    bollinger = json.loads(hbopt("backtest", "--controller", "bollinger", "--connector", CONNECTOR, "--pair", PAIR,
+                                 "--days", "2", "--turbo", "--json").out)
+    assert bollinger["equity_pnl_quote"] == bollinger["net_pnl_quote"]  # no position hold: the same figure
