@@ -109,6 +109,11 @@ def search_space(controller_type: str, controller_name: str, user_module: str | 
     return dict(getattr(_controller_module(controller_type, controller_name, user_module), "SEARCH_SPACE", {}))
 
 
+def default_objective(controller_type: str, controller_name: str, user_module: str | None = None) -> str | None:
+    """The ``OBJECTIVE`` a controller module ships (the metric to search it on by default), if any."""
+    return getattr(_controller_module(controller_type, controller_name, user_module), "OBJECTIVE", None)
+
+
 def controller_catalog(user_module: str | None = None) -> list[dict]:
     """:func:`list_controllers` rows with the ``search_space`` each ships; for a controller whose
     module cannot be imported, ``search_space`` None and an ``error`` saying why."""

@@ -54,6 +54,12 @@ def equity_pnl(executors, summary: dict) -> float:
     return float(summary["net_pnl_quote"]) + float(summary["unrealized_pnl_quote"]) - held_fees(executors)
 
 
+def account_pnl(result: dict) -> float | None:
+    """A result's (or a validation row's) PnL as an account sees it: its ``equity_pnl_quote``, or
+    ``net_pnl_quote`` for one recorded before that existed."""
+    return result.get("equity_pnl_quote", result.get("net_pnl_quote"))
+
+
 PNL_PERIODS = (86400, 14400, 3600)  # a day, 4 hours, an hour
 MIN_PNL_PERIODS = 64
 

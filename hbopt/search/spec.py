@@ -225,7 +225,7 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     ``stored_pairs(connector)`` lists the pairs in the store, for ``pairs: ALL``. Raises
     :class:`ConfigError` naming the setting for any invalid value.
     """
-    from hbopt.engine.controllers import config_class, controller_type_of, search_space
+    from hbopt.engine.controllers import config_class, controller_type_of, default_objective, search_space
 
     merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
     controller = merged.get("controller") or DEFAULT_CONTROLLER
@@ -245,7 +245,8 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
         raise ConfigError(f"no pairs to optimise: the store holds none for {connector}")
     space = parse_space(merged.get("space") or search_space(controller_type, controller, user_module))
     fixed = _mapping("fixed", merged.get("fixed"))
-    objectives = merged.get("objective") or "net_pnl_quote"
+    objectives = (merged.get("objective") or default_objective(controller_type, controller, user_module)
+                  or "net_pnl_quote")
     objectives = tuple(Objective.parse(o) for o in (objectives if isinstance(objectives, list) else [objectives]))
     window = _mapping("window", merged.get("window"))
     unknown = set(window) - {"days", "start", "end"}

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from hbopt.engine.results import account_pnl
 from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
@@ -71,12 +72,13 @@ def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dic
 
 # ------------------------------------------------------------------------------ backtests to run
 def net_pnl(results: list[dict]) -> float:
-    """The net PnL (quote) of one parameter set's backtests, summed over its pairs."""
-    return float(sum(r.get("net_pnl_quote") or 0.0 for r in results))
+    """The net PnL (quote, :func:`account_pnl`) of one parameter set's backtests, summed over its pairs."""
+    return float(sum(account_pnl(r) or 0.0 for r in results))
 
 
 def _per_pair(spec: StudySpec, results: list[dict]) -> dict:
-    return {pair: {"net_pnl_quote": r.get("net_pnl_quote"), "sharpe_ratio": r.get("sharpe_ratio"),
+    return {pair: {"net_pnl_quote": r.get("net_pnl_quote"), "equity_pnl_quote": account_pnl(r),
+                   "sharpe_ratio": r.get("sharpe_ratio"),
                    "total_executors": r.get("total_executors"), "max_drawdown_pct": r.get("max_drawdown_pct")}
             for pair, r in zip(spec.pairs, results)}
 

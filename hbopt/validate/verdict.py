@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from hbopt.engine.results import account_pnl
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -35,7 +37,7 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
         best_row = next((r for r in validation["holdout"] if r["number"] == validation["best"]), None)
         oos = []
         if best_row is not None:
-            figure = None if best_row["error"] else sum(p["net_pnl_quote"] or 0.0 for p in best_row["pairs"].values())
+            figure = None if best_row["error"] else sum(account_pnl(p) or 0.0 for p in best_row["pairs"].values())
             oos.append(("holdout net PnL", figure, best_row["error"]))
         if walkforward is not None:
             oos.append(("walk-forward net PnL", walkforward["out_of_sample"]["net_pnl_quote"], None))
@@ -54,7 +56,7 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
             check("PBO", stats["pbo"], f"< {thresholds.max_pbo:g}",
                   stats["pbo"] is not None and stats["pbo"] < thresholds.max_pbo, note=stats.get("pbo_error"))
         for pair, pair_stats in validation.get("pair_statistics", {}).items():  # shown, not required
-            pnl = best_row["pairs"].get(pair, {}).get("net_pnl_quote") if best_row and not best_row["error"] else None
+            pnl = account_pnl(best_row["pairs"].get(pair, {})) if best_row and not best_row["error"] else None
             if pnl is not None:
                 check(f"{pair}: holdout net PnL", pnl, f"> {thresholds.min_oos_pnl:g}", pnl > thresholds.min_oos_pnl,
                       required=False)

@@ -25,6 +25,12 @@ def test_command_line_overrides_the_file_and_all_means_every_stored_pair():
     assert config["controller_type"] == "directional_trading" and config["trading_pair"] == "ETH-USDT"
 
 
+def test_a_controller_may_ship_the_objective_to_search_it_on_when_the_study_names_none():
+    assert spec({"controller": "market_maker"}).objectives == (Objective("equity_pnl_quote"),)
+    assert spec({"controller": "market_maker", "objective": "sharpe_ratio"}).objectives == (Objective("sharpe_ratio"),)
+    assert spec({"controller": "pmm"}).objectives == (Objective("net_pnl_quote"),)
+
+
 def test_several_objectives_mean_a_pareto_front_with_nsga2():
     s = spec({"objective": ["sharpe_ratio", {"metric": "max_drawdown_usd", "direction": "maximize"}]})
     assert s.sampler == "nsga2" and s.objectives == (Objective("sharpe_ratio"), Objective("max_drawdown_usd"))

@@ -44,3 +44,11 @@ def test_without_any_out_of_sample_result_it_fails_and_says_what_to_run():
                    "profitable_folds": 0.75}
     with_walk = verdict_of(validation(holdout=False), Thresholds(), walkforward)
     assert with_walk["verdict"] == "pass" and checks(with_walk)["walk-forward net PnL"]["figure"] == 4.0
+
+
+def test_the_holdout_pnl_is_the_accounts_with_a_position_holds_fees_and_open_pnl():
+    """Hummingbot's net PnL of a market maker on order executors leaves both out."""
+    row = {"net_pnl_quote": 12.0, "equity_pnl_quote": -3.5}
+    result = verdict_of({**validation(), "holdout": [{"number": 7, "error": None, "pairs": {"BTC-USDT": row}}]},
+                        Thresholds(), None)
+    assert checks(result)["holdout net PnL"]["figure"] == -3.5 and result["verdict"] == "fail"
