@@ -353,8 +353,10 @@ def print_backtest(r: dict) -> None:
     out.print(f"[bold]{cfg['controller_name']}[/] {cfg.get('connector_name', '')} {cfg.get('trading_pair', '')}  "
               f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, trade cost {r['trade_cost']}, "
               f"engine {r['engine']}, feature timing {r['feature_timing']}")
-    metrics = [("net PnL (quote)", r["net_pnl_quote"]), ("net PnL", r["net_pnl"]),
-               ("executors", r["total_executors"]), ("with position", r["total_executors_with_position"]),
+    metrics = [("net PnL (quote)", r["net_pnl_quote"]), ("net PnL", r["net_pnl"])]
+    if r["equity_pnl_quote"] != r["net_pnl_quote"]:  # a position hold's fees or open PnL
+        metrics.append(("equity PnL (quote)", r["equity_pnl_quote"]))
+    metrics += [("executors", r["total_executors"]), ("with position", r["total_executors_with_position"]),
                ("accuracy", r["accuracy"]), ("sharpe", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),
                ("max drawdown (quote)", r["max_drawdown_usd"]), ("max drawdown", r["max_drawdown_pct"]),
                ("volume (quote)", r["total_volume"]), ("fees (quote)", r["total_fees_quote"]),

@@ -67,3 +67,6 @@ def test_equity_pnl_counts_the_open_hold_and_deducts_the_fees_hummingbots_net_pn
     bollinger = json.loads(hbopt("backtest", "--controller", "bollinger", "--connector", CONNECTOR, "--pair", PAIR,
                                  "--days", "2", "--turbo", "--json").out)
     assert bollinger["equity_pnl_quote"] == bollinger["net_pnl_quote"]  # no position hold: the same figure
+    shown = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
+                  "--turbo").out
+    assert f"equity PnL (quote)   │ {maker['equity_pnl_quote']:.6g}" in shown
