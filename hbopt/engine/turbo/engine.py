@@ -165,12 +165,9 @@ class TurboBacktestingEngine(StockBacktestingEngine):
         if run is None:
             return
         self._state.active.remove(run)
-        if action.keep_position and run.values_at(tick)[3] > 0:
-            info = run.info(tick, stopped_as=CloseType.POSITION_HOLD)
-            self._record_terminated_executor(info)
-            self._holds.keep(info, tick)
-        else:
-            self._record(run.info(tick, stopped_as=CloseType.EARLY_STOP), tick, _EARLY_STOP)
+        keeps = action.keep_position and run.values_at(tick)[3] > 0
+        self._record(run.info(tick, stopped_as=CloseType.POSITION_HOLD if keeps else CloseType.EARLY_STOP),
+                     tick, _EARLY_STOP)
 
     def _terminate_until(self, tick: int, final: bool = False):
         """Book every executor Hummingbot finds terminated by ``tick``, in its order: by the tick
@@ -178,16 +175,16 @@ class TurboBacktestingEngine(StockBacktestingEngine):
         due = [r for r in self._state.active if final or r.noticed <= tick]
         for run in sorted(due, key=lambda r: (r.noticed, r.order)):
             self._state.active.remove(run)
-            info = run.info(run.close)
-            if info.close_type == CloseType.POSITION_HOLD and info.filled_amount_quote > 0:
-                self._record_terminated_executor(info)
-                self._holds.keep(info, run.noticed)
-            else:
-                self._record(info, run.noticed, _AFTER_LAST_TICK if run.noticed > tick else _NATURAL)
+            self._record(run.info(run.close), run.noticed, _AFTER_LAST_TICK if run.noticed > tick else _NATURAL)
 
     def _record(self, info, tick: int, phase: int):
+        """Book a terminated executor as Hummingbot does: one that keeps a filled position joins its
+        position hold on the next tick; any other realises its PnL (from ``tick``'s ``phase``)."""
         self._record_terminated_executor(info)
-        self._events.append((tick, phase, float(info.net_pnl_quote)))
+        if info.close_type == CloseType.POSITION_HOLD and info.filled_amount_quote > 0:
+            self._holds.keep(info, tick)
+        else:
+            self._events.append((tick, phase, float(info.net_pnl_quote)))
 
     def _finish(self, last: int):
         """The state Hummingbot leaves behind: the last tick's prices and row, and the total PnL
