@@ -8,21 +8,14 @@ import pytest
 from hbopt.engine import backtest
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, market_source
 
 
 @pytest.mark.parametrize("market", sorted(MARKETS))
 def test_random_executors_of_every_kind_from_one_controller_match(market):
     """Position, order and grid executors side by side, stopped at random, with position holds
     netting what orders, stops and grids leave behind."""
-    candles, last = market_source(market)
-    module = test_controllers()
-    for seed in range(3):
-        config = {"controller_name": "chaos", "kinds": "order,position,grid", "seed": 10 + seed, "create_rate": 0.05}
-        stock, turbo = both_engines(config, candles, last - DAY, last, user_module=module,
-                                    trade_cost=(0.0, 0.0004, 0.001)[seed], feature_timing=("close", "open")[seed % 2])
-        assert turbo["engine"] == "turbo"
-        assert differences(stock, turbo) == [], seed
+    for stock in chaos_runs(market, range(10, 13), kinds="order,position,grid", create_rate=0.05):
         assert {"order", "position", "grid"} <= {e["level_id"].split("_")[0] for e in stock["executors"]}
 
 

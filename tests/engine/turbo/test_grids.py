@@ -17,7 +17,7 @@ from hbopt.engine.turbo.runs import Market
 
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 
 def random_grid(rng: random.Random) -> dict:
@@ -55,16 +55,7 @@ def test_the_grid_controller_keeps_its_level_spacing_within_its_range():
 
 @pytest.mark.parametrize("market", sorted(MARKETS))
 def test_random_grids_created_and_stopped_every_tick_match(market):
-    candles, last = market_source(market)
-    module = test_controllers()
-    close_types = set()
-    for seed in range(3):
-        stock, turbo = both_engines({"controller_name": "chaos", "kinds": "grid", "seed": seed}, candles,
-                                    last - DAY, last, user_module=module, trade_cost=(0.0, 0.0004, 0.001)[seed])
-        assert turbo["engine"] == "turbo"
-        assert differences(stock, turbo) == [], seed
-        close_types |= set(stock["close_types"])
-    assert {"EARLY_STOP", "POSITION_HOLD", "TAKE_PROFIT"} <= close_types
+    assert {"EARLY_STOP", "POSITION_HOLD", "TAKE_PROFIT"} <= close_types(chaos_runs(market, range(3), kinds="grid"))
 
 
 @pytest.mark.parametrize("market", sorted(MARKETS))

@@ -8,7 +8,7 @@ import pytest
 
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 SPREADS = ["0.0005", "0.001,0.002", "0.0005,0.002,0.004"]
 
@@ -36,17 +36,7 @@ def test_random_market_maker_configs_match(market):
 @pytest.mark.parametrize("market", sorted(MARKETS))
 def test_random_orders_created_and_stopped_every_tick_match(market):
     """Market, limit, limit-maker and chaser orders; stops that keep a filled position or not."""
-    candles, last = market_source(market)
-    module = test_controllers()
-    close_types = set()
-    for seed in range(3):
-        stock, turbo = both_engines({"controller_name": "chaos", "kinds": "order", "seed": seed, "create_rate": 0.08},
-                                    candles, last - DAY, last, user_module=module,
-                                    trade_cost=(0.0, 0.0004, 0.001)[seed])
-        assert turbo["engine"] == "turbo"
-        assert differences(stock, turbo) == [], seed
-        close_types |= set(stock["close_types"])
-    assert {"EARLY_STOP", "POSITION_HOLD"} <= close_types
+    assert {"EARLY_STOP", "POSITION_HOLD"} <= close_types(chaos_runs(market, range(3), kinds="order", create_rate=0.08))
 
 
 def test_spot_market_making_rebalances_into_a_position_hold_under_turbo():

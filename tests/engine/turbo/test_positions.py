@@ -9,7 +9,7 @@ import pytest
 from hbopt.engine.controllers import use_controllers_path
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, market_source, test_controllers
+from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 
 def random_barriers(rng: random.Random) -> dict:
@@ -70,16 +70,8 @@ def test_random_configs_give_identical_ledgers_and_summaries(controller, market)
 @pytest.mark.parametrize("market", sorted(MARKETS))
 def test_random_position_executors_created_and_stopped_every_tick_match(market):
     """Stops that keep their position move it into a position hold, valued every tick after."""
-    candles, last = market_source(market)
-    module = test_controllers()
-    close_types = set()
-    for seed in range(3):
-        stock, turbo = both_engines({"controller_name": "chaos", "kinds": "position", "seed": seed}, candles,
-                                    last - DAY, last, user_module=module, trade_cost=(0.0, 0.0004, 0.001)[seed])
-        assert turbo["engine"] == "turbo"
-        assert differences(stock, turbo) == [], seed
-        close_types |= set(stock["close_types"])
-    assert {"EARLY_STOP", "POSITION_HOLD", "STOP_LOSS", "TAKE_PROFIT", "TIME_LIMIT"} <= close_types
+    runs = chaos_runs(market, range(3), kinds="position")
+    assert {"EARLY_STOP", "POSITION_HOLD", "STOP_LOSS", "TAKE_PROFIT", "TIME_LIMIT"} <= close_types(runs)
 
 
 HOOKED = '''
