@@ -37,15 +37,24 @@ def market(store):
     return df
 
 
-def signal_controller(root, name: str, signal: int):
-    """A user's controllers folder ``root`` (created) holding ``directional_trading/NAME.py``, a
-    directional controller whose signal is always ``signal`` (1 long, -1 short). Returns ``root``."""
-    folder = root / "directional_trading"
+def _controller_file(root, controller_type: str, name: str):
+    """Where ``root/controller_type/NAME.py`` goes in a user's controllers folder, its packages made."""
+    folder = root / controller_type
     folder.mkdir(parents=True, exist_ok=True)
     (root / "__init__.py").write_text("")
     (folder / "__init__.py").write_text("")
-    camel = "".join(part.title() for part in name.split("_"))
-    (folder / f"{name}.py").write_text(
+    return folder / f"{name}.py"
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def signal_controller(root, name: str, signal: int):
+    """A user's controllers folder ``root`` (created) holding ``directional_trading/NAME.py``, a
+    directional controller whose signal is always ``signal`` (1 long, -1 short). Returns ``root``."""
+    camel = _camel(name)
+    _controller_file(root, "directional_trading", name).write_text(
         "import pandas as pd\n"
         "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
         "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
@@ -63,12 +72,8 @@ def dca_controller(root, name: str):
     controller that keeps one DCA executor open (take profit: its ``take_profit`` field; its
     ``levels``, 1 by default, 0.1% apart), which turbo hands to the stock engine (its
     ``turbo_fallback`` says why). Hummingbot's DCA simulator fails once two levels fill. Returns ``root``."""
-    folder = root / "generic"
-    folder.mkdir(parents=True, exist_ok=True)
-    (root / "__init__.py").write_text("")
-    (folder / "__init__.py").write_text("")
-    camel = "".join(part.title() for part in name.split("_"))
-    (folder / f"{name}.py").write_text(
+    camel = _camel(name)
+    _controller_file(root, "generic", name).write_text(
         "from decimal import Decimal\n\n"
         "from hummingbot.core.data_type.common import PriceType, TradeType\n"
         "from hummingbot.strategy_v2.controllers import ControllerBase, ControllerConfigBase\n"
