@@ -20,3 +20,16 @@ def trading_rules_file() -> Path:
 def mirror_dir() -> Path:
     """``$HBOPT_MIRROR_DIR`` (default ``/tmp/hbot_data``): memory-mappable copy of the store."""
     return Path(os.environ.get("HBOPT_MIRROR_DIR") or "/tmp/hbot_data").expanduser()
+
+
+DEFAULT_LOCK_WAIT = 120.0
+
+
+def lock_wait() -> float:
+    """``$HBOPT_WAIT`` (default 120): seconds to wait for a lock another process holds before giving
+    up with exit 6. ``hbopt --wait SECONDS`` sets it, for the command and its workers."""
+    try:
+        wait = float(os.environ.get("HBOPT_WAIT") or DEFAULT_LOCK_WAIT)
+    except ValueError:
+        return DEFAULT_LOCK_WAIT
+    return wait if 0 <= wait < float("inf") else DEFAULT_LOCK_WAIT

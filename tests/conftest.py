@@ -20,6 +20,7 @@ def hbopt_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HBOPT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HBOPT_MIRROR_DIR", str(tmp_path / "mirror"))
     monkeypatch.delenv("HBOPT_DEBUG", raising=False)
+    monkeypatch.setenv("HBOPT_WAIT", "120")  # restored after the test: --wait sets it in-process
     return tmp_path
 
 

@@ -5,6 +5,8 @@ seconds (the candle's open time, aligned to its interval), sorted, without dupli
 """
 from __future__ import annotations
 
+import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -186,6 +188,48 @@ def normalise(raw: pd.DataFrame, interval: str, repair: bool = False,
     report.gaps = find_gaps(df["timestamp"].to_numpy(), step)
     report.rows, report.first, report.last = len(df), int(df["timestamp"].iat[0]), int(df["timestamp"].iat[-1])
     return df, report
+
+
+def check_frame(df: pd.DataFrame, interval: str, what: str) -> None:
+    """A :class:`DataError` naming the first candle of ``df`` that :func:`normalise` would refuse
+    (or timestamps out of order), for a frame about to be stored as ``what``."""
+    if df.empty:
+        raise DataError(f"refusing to store {what}: no candles")
+    df = df.reset_index(drop=True)
+    problems = _row_problems(df, interval_seconds(interval), time.time())
+    bad = np.flatnonzero((problems != "").to_numpy())
+    ts = df["timestamp"].to_numpy(dtype="float64")
+    if len(bad):
+        first = int(bad[0])
+        raise DataError(f"refusing to store {what}: {_describe_row(first, ts[first])}: {problems.iat[first]}")
+    unordered = np.flatnonzero(np.diff(ts) <= 0)
+    if len(unordered):
+        row = int(unordered[0]) + 1
+        raise DataError(f"refusing to store {what}: {_describe_row(row, ts[row])}: timestamp is not after the row before")
+
+
+def epoch_seconds(value, setting: str) -> int:
+    """Epoch seconds from epoch seconds (a number or its text), a date or a date string (UTC
+    unless it says otherwise: ``2025-01-01``, ``2025-01-01T12:00``); a :class:`ConfigError`
+    naming ``setting`` if it is not one, is before 2009 or lies in the future."""
+    shown = value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value):
+        value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        try:
+            stamp = pd.Timestamp(value)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+            seconds = float(stamp.timestamp())
+        except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+            seconds = math.nan
+    if math.isnan(seconds):
+        raise ConfigError(f"{setting}: {shown!r} is not a date (2025-01-01, 2025-01-01T12:00 or epoch seconds)")
+    if not EARLIEST <= seconds <= time.time() + 86400:
+        raise ConfigError(f"{setting}: {shown!r} is {'before 2009' if seconds < EARLIEST else 'in the future'}; "
+                          "no candles exist there")
+    return int(seconds)
 
 
 def find_gaps(timestamps: np.ndarray, step: int) -> list[tuple[int, int, int]]:

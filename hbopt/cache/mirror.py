@@ -2,14 +2,25 @@
 
 Each store file ``X.parquet`` becomes ``X.npy`` (float64, rows x the ten candle columns) plus
 ``X.json``, a sidecar with the columns, row count, first/last timestamp, the array's size and
-SHA-256 and the checksum of the store file it was made from. Writers (refresh, clear) hold an
-exclusive lock on ``.lock`` in the mirror folder; readers hold a shared one while they open a
-file, so a reader never pairs a new sidecar with an old array. Every file is written to a
-temporary name and renamed into place.
+identity (inode, modification and change times, read after it was renamed into place) and the
+store file's SHA-256 and identity at the time it was copied.
+
+The mirror's default home, ``/tmp``, is shared: another user could create the folder first or
+swap a file in it. So the folder must be this user's own and writable by nobody else (created
+0700), and so must every file in it, none a symbolic link (:mod:`hbopt.files`); otherwise every
+command refuses it (exit 4, naming ``$HBOPT_MIRROR_DIR``). Only its owner can then write the
+sidecars, and an array whose identity is not the one its sidecar recorded (replaced, or written
+to since) is ``corrupt``: never served, copied again by ``refresh``. Checking identity costs a
+``stat``, not a read of the array; the store file is hashed only when its identity changed.
+
+Writers (refresh, clear) hold an exclusive lock on ``.lock`` in the mirror folder; readers hold
+a shared one while they open a file, so a reader never pairs a new sidecar with an old array.
+Every file is written to a temporary name and renamed into place.
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +29,25 @@ import numpy as np
 
 from hbopt import settings
 from hbopt.cache.candles import COLUMNS, resample_array, source_interval_for
-from hbopt.cache.files import atomic_path, file_lock, write_text_atomic
-from hbopt.cache.store import CandleKey, CandleStore, file_checksum
+from hbopt.cache.store import CandleKey, CandleStore, file_checksum, file_identity
 from hbopt.errors import DataError
+from hbopt.files import atomic_path, file_lock, open_owned, owned_folder, read_owned, write_text_atomic
 
 LOCK_NAME = ".lock"
+_FILE_MODE = 0o600
+_SIDECAR_KEYS = {"columns": list, "rows": int, "first": (int, type(None)), "last": (int, type(None)),
+                 "bytes": int, "array": dict, "source": str, "source_checksum": str, "source_stat": dict,
+                 "mirrored_at": int}
+_ARRAY_IDENTITY = ("bytes", "inode", "mtime_ns", "ctime_ns")
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class _Damaged(Exception):
+    """A mirror file that does not match its sidecar, or a sidecar that is not one."""
+
+
+def _array_identity(st: os.stat_result) -> dict:
+    return {**file_identity(st), "ctime_ns": st.st_ctime_ns}
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,10 @@ class Mirror:
     def default(cls) -> Mirror:
         return cls(settings.mirror_dir(), CandleStore())
 
+    def _folder(self, create: bool = False) -> Path:
+        """The mirror folder, checked to be this user's alone (created 0700 when ``create``)."""
+        return owned_folder(self.root, "mirror folder", mode=0o700, create=create)
+
     def _array_path(self, key: CandleKey) -> Path:
         return self.root / f"{key.stem}.npy"
 
@@ -43,48 +72,97 @@ class Mirror:
         return self.root / f"{key.stem}.json"
 
     def _lock(self, shared: bool):
-        return file_lock(self.root / LOCK_NAME, shared=shared, what=f"mirror {self.root}")
+        return file_lock(self.root / LOCK_NAME, shared=shared, what=f"mirror {self.root}", owned=True)
 
     def _sidecar(self, key: CandleKey) -> dict | None:
-        try:
-            return json.loads(self._sidecar_path(key).read_text())
-        except (FileNotFoundError, ValueError):
+        """The sidecar (``None`` if there is none); :class:`_Damaged` if it is not a whole one."""
+        raw = read_owned(self._sidecar_path(key), "mirror file")
+        if raw is None:
             return None
+        try:
+            side = json.loads(raw)
+        except ValueError:
+            raise _Damaged("its sidecar is not JSON") from None
+        if not isinstance(side, dict):
+            raise _Damaged("its sidecar is not a JSON object")
+        wrong = [k for k, kind in _SIDECAR_KEYS.items() if not isinstance(side.get(k), kind)]
+        wrong += [f"array.{k}" for k in _ARRAY_IDENTITY if not isinstance(side.get("array", {}).get(k), int)]
+        if wrong or side["columns"] != list(COLUMNS) or side["rows"] < 0:
+            raise _Damaged(f"its sidecar lacks or garbles {', '.join(wrong) or 'columns, rows'}")
+        return side
 
     def mirrored_keys(self) -> list[CandleKey]:
-        if not self.root.is_dir():
+        if not self._folder().is_dir():
             return []
         return sorted(k for k in (CandleKey.from_stem(p.stem) for p in self.root.glob("*.json")) if k)
 
-    def _state(self, key: CandleKey, side: dict | None) -> str:
-        """The state of a stored file's mirror copy (see :meth:`status`)."""
-        array = self._array_path(key)
-        if self.store.read_error(key):
-            return "unreadable"
-        if side is None or not array.is_file():
-            return "missing"
-        if "sha256" not in side or side["source_checksum"] != file_checksum(self.store.path(key)):
-            return "stale"  # the store file changed, or the sidecar predates array checksums
-        if array.stat().st_size != side["bytes"] or file_checksum(array) != side["sha256"]:
-            return "corrupt"
-        return "fresh"
+    def _open_array(self, key: CandleKey, side: dict):
+        """The array file, open, checked against its sidecar: its identity and its header's shape;
+        returns ``(file, offset of the data)``. :class:`_Damaged` if it does not match,
+        ``FileNotFoundError`` if there is none."""
+        fh = os.fdopen(open_owned(self._array_path(key), "mirror file"), "rb")
+        try:
+            now = _array_identity(os.fstat(fh.fileno()))
+            if now != {k: side["array"][k] for k in _ARRAY_IDENTITY}:
+                raise _Damaged("it was replaced or written to since it was mirrored" if now["bytes"] == side["bytes"]
+                               else f"{now['bytes']} bytes where its sidecar records {side['bytes']}")
+            try:
+                read_header = _HEADER_READERS.get(np.lib.format.read_magic(fh))
+                if read_header is None:
+                    raise ValueError("an unknown .npy format version")
+                shape, fortran, dtype = read_header(fh)
+            except ValueError as exc:
+                raise _Damaged(f"its header cannot be read: {exc}") from None
+            if shape != (side["rows"], len(COLUMNS)) or fortran or dtype != np.float64:
+                raise _Damaged(f"it holds {shape} {dtype} where its sidecar says ({side['rows']}, {len(COLUMNS)}) float64")
+            return fh, fh.tell()
+        except BaseException:
+            fh.close()
+            raise
+
+    def _state(self, key: CandleKey) -> tuple[str, str | None]:
+        """The state of a stored file's mirror copy (see :meth:`status`) and why, when not fresh."""
+        error = self.store.read_error(key)
+        if error:
+            return "unreadable", error
+        try:
+            side = self._sidecar(key)
+            if side is None:
+                return "missing", None
+            if not self._same_source(key, side):
+                return "stale", None
+            self._open_array(key, side)[0].close()
+        except FileNotFoundError:
+            return "missing", None
+        except _Damaged as exc:
+            return "corrupt", str(exc)
+        return "fresh", None
+
+    def _same_source(self, key: CandleKey, side: dict) -> bool:
+        """Whether the store file is the one mirrored: the same identity, or else the same bytes."""
+        identity = self.store.identity(key)
+        return identity == side["source_stat"] or file_checksum(self.store.path(key)) == side["source_checksum"]
 
     def status(self) -> list[dict]:
-        """Each store or mirror file with its state: ``fresh``, ``stale``, ``missing`` (in the
-        store, not mirrored), ``corrupt`` (the array's size or SHA-256 differs from its sidecar),
-        ``unreadable`` (the store file's parquet footer cannot be read; the row has an ``error``)
-        or ``orphan`` (mirrored, gone from the store)."""
+        """Each store or mirror file with its state: ``fresh``, ``stale`` (the store file changed),
+        ``missing`` (in the store, not mirrored), ``corrupt`` (the array does not match its
+        sidecar, or the sidecar is damaged; the row's ``error`` says how), ``unreadable`` (the
+        store file's parquet footer cannot be read; ``error`` says why) or ``orphan`` (mirrored,
+        gone from the store)."""
         stored = set(self.store.keys())
         rows = []
         for key in sorted(stored | set(self.mirrored_keys())):
-            side = self._sidecar(key)
-            state = self._state(key, side) if key in stored else "orphan"
+            state, error = self._state(key) if key in stored else ("orphan", None)
             row = {"file": key.stem, "connector": key.connector, "pair": key.pair, "interval": key.interval,
                    "state": state}
-            if state == "unreadable":
-                row["error"] = self.store.read_error(key)
-            elif side:
-                row.update({k: side[k] for k in ("rows", "first", "last", "mirrored_at", "source_checksum")})
+            if error:
+                row["error"] = error
+            elif state != "missing":
+                try:
+                    side = self._sidecar(key) or {}
+                except _Damaged:
+                    side = {}
+                row.update({k: side[k] for k in ("rows", "first", "last", "mirrored_at", "source_checksum") if k in side})
             rows.append(row)
         return rows
 
@@ -97,10 +175,11 @@ class Mirror:
         Concurrent refreshes serialise on the lock; the later one finds nothing to do.
         """
         report = {"copied": [], "unchanged": [], "removed": [], "failed": {}}
+        self._folder(create=True)
         with self._lock(shared=False):
             stored = self.store.keys()
             for key in stored:
-                if self._state(key, self._sidecar(key)) == "fresh":
+                if self._state(key)[0] == "fresh":
                     report["unchanged"].append(key.stem)
                     continue
                 try:
@@ -115,20 +194,19 @@ class Mirror:
         return report
 
     def _copy(self, key: CandleKey) -> None:
-        checksum = file_checksum(self.store.path(key))
-        arr = np.ascontiguousarray(self.store.read(key).to_numpy(dtype="float64"))
-        with atomic_path(self._array_path(key)) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
-            size, sha256 = tmp.stat().st_size, file_checksum(tmp)
+        frame, source = self.store.snapshot(key)
+        arr = np.ascontiguousarray(frame.to_numpy(dtype="float64"))
+        array_path = self._array_path(key)
+        with atomic_path(array_path, mode=_FILE_MODE) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, arr)
         sidecar = {
             "columns": list(COLUMNS), "rows": int(arr.shape[0]),
             "first": int(arr[0, 0]) if len(arr) else None, "last": int(arr[-1, 0]) if len(arr) else None,
-            "bytes": size, "sha256": sha256,
-            "source": self.store.path(key).name, "source_checksum": checksum,
+            "bytes": os.stat(array_path).st_size, "array": _array_identity(os.stat(array_path)),
+            "source": self.store.path(key).name, "source_checksum": source.pop("sha256"), "source_stat": source,
             "mirrored_at": int(time.time()),
         }
-        write_text_atomic(self._sidecar_path(key), json.dumps(sidecar, indent=1))
+        write_text_atomic(self._sidecar_path(key), json.dumps(sidecar, indent=1), mode=_FILE_MODE)
 
     def _remove(self, key: CandleKey) -> None:
         for path in (self._sidecar_path(key), self._array_path(key)):
@@ -136,6 +214,8 @@ class Mirror:
 
     def clear(self) -> list[str]:
         """Remove every mirrored file; returns their stems."""
+        if not self._folder().is_dir():
+            return []
         with self._lock(shared=False):
             keys = self.mirrored_keys()
             for key in keys:
@@ -153,25 +233,24 @@ class Mirror:
         otherwise resampled from the coarsest finer mirrored interval that divides it.
 
         :class:`DataError` if there is none (naming the store file when it is there but cannot
-        be read) or the mirror file does not match its sidecar's size and shape (checking the
-        SHA-256 is left to :meth:`status` and :meth:`refresh`)."""
+        be read) or the mirror file does not match its sidecar (its identity, size and shape)."""
         source = source_interval_for(self.intervals(connector, pair), interval)
         if source is None:
             raise self._why_unmirrored(connector, pair, interval)
         key = CandleKey(connector, pair, source)
         path = self._array_path(key)
         with self._lock(shared=True):
-            side = self._sidecar(key) or {}
             try:
-                size = path.stat().st_size
-                if size != side.get("bytes"):
-                    raise ValueError(f"{size} bytes where its sidecar records {side.get('bytes')}")
-                arr = np.load(path, mmap_mode="r")
-            except (OSError, ValueError) as exc:
-                raise DataError(f"mirror file {path} is damaged ({exc}); run 'hbopt mirror refresh'") from None
-        if arr.shape != (side.get("rows"), len(COLUMNS)):
-            raise DataError(f"mirror file {path} has shape {arr.shape}, its sidecar says "
-                            f"({side.get('rows')}, {len(COLUMNS)}); run 'hbopt mirror refresh'")
+                side = self._sidecar(key)
+                if side is None:
+                    raise FileNotFoundError
+                fh, offset = self._open_array(key, side)
+            except (FileNotFoundError, _Damaged) as exc:
+                reason = str(exc) if isinstance(exc, _Damaged) else "it is missing"
+                raise DataError(f"mirror file {path} is damaged ({reason}); run 'hbopt mirror refresh'") from None
+        with fh:
+            arr = (np.memmap(fh, dtype=np.float64, mode="r", shape=(side["rows"], len(COLUMNS)), offset=offset)
+                   if side["rows"] else np.empty((0, len(COLUMNS))))
         return arr if source == interval else resample_array(np.asarray(arr), source, interval)
 
     def _why_unmirrored(self, connector: str, pair: str, interval: str) -> DataError:

@@ -4,11 +4,16 @@ Files are named ``{connector}|{pair}|{interval}.parquet`` (the quants-lab cache 
 small JSON metadata record (source, synthetic flag, ...) in the parquet schema metadata.
 Every write goes to a temporary file in the same folder and is renamed into place; writers of
 one file take turns on its lock file ``.{stem}.lock`` beside it, so none loses another's rows.
+What is written is checked first (:func:`hbopt.cache.candles.check_frame`): hbopt never stores a
+candle it would refuse to import. Files are opened by Python and handed to parquet as open files,
+so a pair's name reads the same whatever the locale's encoding.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hbopt import settings
-from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, interval_seconds, merge
-from hbopt.cache.files import atomic_path, file_lock
+from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, check_frame, interval_seconds, merge
+from hbopt.files import atomic_path, file_lock, owned_folder
 from hbopt.errors import ConfigError, DataError
 
 SUFFIX = ".parquet"
@@ -63,11 +68,20 @@ class CandleKey:
 
 def file_checksum(path: Path) -> str:
     """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+        return _checksum(fh)
+
+
+def _checksum(fh) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def file_identity(st: os.stat_result) -> dict:
+    """What changes whenever a file is replaced or written: its size, inode and modification time."""
+    return {"bytes": st.st_size, "inode": st.st_ino, "mtime_ns": st.st_mtime_ns}
 
 
 class CandleStore:
@@ -76,11 +90,15 @@ class CandleStore:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else settings.store_dir()
 
+    def _folder(self, create: bool) -> Path:
+        """The store folder, checked to be this user's own (created when ``create``)."""
+        return owned_folder(self.root, "candle store", mode=0o755, create=create)
+
     def path(self, key: CandleKey) -> Path:
         return self.root / f"{key.stem}{SUFFIX}"
 
     def keys(self) -> list[CandleKey]:
-        if not self.root.is_dir():
+        if not self._folder(create=False).is_dir():
             return []
         found = (CandleKey.from_stem(p.name[: -len(SUFFIX)]) for p in self.root.glob(f"*{SUFFIX}"))
         return sorted(k for k in found if k)
@@ -92,45 +110,75 @@ class CandleStore:
     def exists(self, key: CandleKey) -> bool:
         return self.path(key).is_file()
 
+    @contextlib.contextmanager
+    def _open(self, key: CandleKey):
+        """The stored file, open for reading; :class:`DataError` if there is none or it cannot be opened."""
+        path = self.path(key)
+        self._folder(create=False)
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise DataError(f"no candles stored for {key}; see 'hbopt data list'") from None
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+        with fh:
+            yield fh
+
+    def _parsed(self, key: CandleKey, parse):
+        """``parse(open file)``; anything it raises is the file's :class:`DataError`."""
+        with self._open(key) as fh:
+            try:
+                return parse(fh)
+            except Exception as exc:
+                raise _unreadable(self.path(key), exc) from None
+
     def read(self, key: CandleKey) -> pd.DataFrame:
         """The stored frame; :class:`DataError` if there is none or it is unreadable."""
-        path = self.path(key)
-        if not path.is_file():
-            raise DataError(f"no candles stored for {key}; see 'hbopt data list'")
+        return self._parsed(key, lambda fh: pd.read_parquet(fh, columns=list(COLUMNS)))
+
+    def snapshot(self, key: CandleKey) -> tuple[pd.DataFrame, dict]:
+        """The stored frame and the file it was read from: :func:`file_identity` plus its
+        ``sha256``, all of one open file, so they agree even while a writer replaces it."""
+        def parse(fh):
+            identity = {**file_identity(os.fstat(fh.fileno())), "sha256": _checksum(fh)}
+            fh.seek(0)
+            return pd.read_parquet(fh, columns=list(COLUMNS)), identity
+        return self._parsed(key, parse)
+
+    def identity(self, key: CandleKey) -> dict | None:
+        """:func:`file_identity` of the stored file (``None`` if there is none)."""
         try:
-            return pd.read_parquet(path, columns=list(COLUMNS))
-        except Exception as exc:
-            raise _unreadable(path, exc) from None
+            return file_identity(os.stat(self.path(key)))
+        except FileNotFoundError:
+            return None
 
     def read_error(self, key: CandleKey) -> str | None:
         """Why the stored file's parquet footer cannot be read (a cheap check that catches a
         truncated or overwritten file, not every damaged page), or ``None``."""
         try:
-            pq.read_metadata(self.path(key))
-        except Exception as exc:
-            return str(_unreadable(self.path(key), exc))
+            self._parsed(key, pq.read_metadata)
+        except DataError as exc:
+            return str(exc)
         return None
 
     def metadata(self, key: CandleKey) -> dict:
         """The JSON metadata record written with the file (empty if none)."""
-        try:
-            raw = (pq.read_schema(self.path(key)).metadata or {}).get(_META_KEY)
-        except Exception as exc:
-            raise _unreadable(self.path(key), exc) from None
-        return json.loads(raw) if raw else {}
+        return self._parsed(key, lambda fh: _metadata(pq.read_schema(fh)))
 
     def _lock(self, key: CandleKey):
         return file_lock(self.root / f".{key.stem}.lock", what=f"store file {key.stem}")
 
     def _write(self, key: CandleKey, df: pd.DataFrame, metadata: dict) -> Path:
-        """Replace the stored file atomically with ``df`` and ``metadata`` (the caller holds its lock)."""
+        """Replace the stored file atomically with ``df`` and ``metadata`` (the caller holds its
+        lock); a :class:`DataError` naming the first invalid candle, writing nothing, if there is one."""
+        check_frame(df, key.interval, str(key))
         table = pa.Table.from_pandas(df[list(COLUMNS)].astype("float64"), preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(schema_meta)
         path = self.path(key)
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            pq.write_table(table, fh)
         return path
 
     def add(self, key: CandleKey, df: pd.DataFrame, metadata: dict, replace: bool = False) -> pd.DataFrame:
@@ -138,6 +186,7 @@ class CandleStore:
         file when ``replace``. Synthetic and real candles are never mixed in one file.
         Reads, merges and writes under the file's lock, waiting for other writers.
         Returns the frame now stored."""
+        self._folder(create=True)
         with self._lock(key):
             if self.exists(key) and not replace:
                 if bool(self.metadata(key).get("synthetic")) != bool(metadata.get("synthetic")):
@@ -152,16 +201,15 @@ class CandleStore:
         """Row count, time span and metadata of a stored file, reading only its timestamps;
         :class:`DataError` if it is unreadable."""
         path = self.path(key)
-        try:
-            pf = pq.ParquetFile(path)
-            ts = pf.read(columns=["timestamp"]).column(0)
-        except Exception as exc:
-            raise _unreadable(path, exc) from None
+
+        def parse(fh):
+            pf = pq.ParquetFile(fh)
+            return pf.metadata.num_rows, pf.read(columns=["timestamp"]).column(0), _metadata(pf.schema_arrow)
+        rows, ts, meta = self._parsed(key, parse)
         first, last = (int(ts[0].as_py()), int(ts[-1].as_py())) if len(ts) else (None, None)
-        meta = self.metadata(key)
         return {
             "connector": key.connector, "pair": key.pair, "interval": key.interval,
-            "rows": pf.metadata.num_rows, "first": first, "last": last,
+            "rows": rows, "first": first, "last": last,
             "source": meta.get("source", "unknown"), "synthetic": bool(meta.get("synthetic", False)),
             "bytes": path.stat().st_size, "file": path.name,
         }
@@ -177,6 +225,11 @@ class CandleStore:
                 rows.append({"connector": key.connector, "pair": key.pair, "interval": key.interval,
                              "file": self.path(key).name, "error": str(exc)})
         return rows
+
+
+def _metadata(schema: pa.Schema) -> dict:
+    raw = (schema.metadata or {}).get(_META_KEY)
+    return json.loads(raw) if raw else {}
 
 
 def _unreadable(path: Path, exc: Exception) -> DataError:

@@ -11,7 +11,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hbopt.cache.files import write_text_atomic
+from hbopt.files import write_text_atomic
 
 W, H, PAD = 640, 260, 40
 STYLE = ("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"

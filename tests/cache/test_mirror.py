@@ -1,6 +1,9 @@
 import json
 import multiprocessing as mp
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -131,13 +134,33 @@ def test_flipped_bytes_of_the_same_size_are_corrupt(store):
     assert mirror.refresh()["copied"] == [BTC.stem] and mirror.is_fresh()
 
 
-def test_a_sidecar_without_the_array_checksum_is_stale_and_copied_again(store):
+@pytest.mark.parametrize("damage, why", [
+    (lambda side: {k: v for k, v in side.items() if k != "rows"}, "its sidecar lacks or garbles rows"),
+    (lambda side: {**side, "rows": 5}, "it holds (2880, 10) float64 where its sidecar says (5, 10) float64"),
+    (lambda side: "not a sidecar", "its sidecar is not a JSON object"),
+], ids=["missing key", "wrong rows", "not an object"])
+def test_a_damaged_sidecar_is_corrupt_refused_on_load_and_copied_again(store, damage, why):
     mirror = _mirrored(store, BTC)
     sidecar = mirror.root / f"{BTC.stem}.json"
-    old = {k: v for k, v in json.loads(sidecar.read_text()).items() if k not in ("bytes", "sha256")}
-    sidecar.write_text(json.dumps(old))
-    assert states(mirror) == {BTC.stem: "stale"}
+    sidecar.write_text(json.dumps(damage(json.loads(sidecar.read_text()))))
+    assert [(r["state"], r["error"]) for r in mirror.status()] == [("corrupt", why)]
+    with pytest.raises(DataError, match=rf"mirror file .*{BTC.stem}\.npy is damaged \({re.escape(why)}\); run"):
+        mirror.load("binance_perpetual", "BTC-USDT", "1m")
     assert mirror.refresh()["copied"] == [BTC.stem] and mirror.is_fresh()
+
+
+def test_an_array_swapped_for_another_of_the_same_size_is_corrupt_and_never_served(store):
+    mirror = _mirrored(store, BTC)
+    array = mirror.root / f"{BTC.stem}.npy"
+    planted = mirror.root / "planted.npy"
+    np.save(planted, np.load(array) * 1.5)
+    assert planted.stat().st_size == array.stat().st_size
+    os.replace(planted, array)
+    assert states(mirror) == {BTC.stem: "corrupt"}
+    with pytest.raises(DataError, match="replaced or written to since it was mirrored"):
+        mirror.load("binance_perpetual", "BTC-USDT", "1m")
+    mirror.refresh()
+    np.testing.assert_array_equal(mirror.load("binance_perpetual", "BTC-USDT", "1m"), store.read(BTC).to_numpy())
 
 
 def test_an_unreadable_store_file_fails_alone_and_is_never_served_stale(store):
@@ -182,3 +205,96 @@ def test_a_backtest_of_another_pair_runs_beside_an_unreadable_store_file(market,
     run = hbopt("backtest", "--controller", "bollinger", "--connector", "binance_perpetual", "--pair", "ETH-USDT",
                 "--days", "2", "--turbo")
     assert run.code == 3 and run.err.startswith(f"error: cannot read {ETH.stem}.parquet: ")
+
+
+# --------------------------------------------------------------------- a shared /tmp: another user
+OTHER = 65534  # nobody
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="handing a file to another user needs root")
+
+
+def test_the_mirror_is_made_for_its_owner_alone(store, hbopt):
+    store.add(BTC, synth.generate(1, seed=1), {"synthetic": True})
+    assert hbopt("mirror", "refresh").code == 0
+    root = Mirror.default().root
+    assert root.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in root.iterdir()} == {
+        ".lock": 0o600, f"{BTC.stem}.npy": 0o600, f"{BTC.stem}.json": 0o600}
+
+
+@as_root
+def test_a_mirror_another_user_made_first_is_refused_and_her_candles_never_read(store, hbopt):
+    """She creates the folder before us and plants an array with a sidecar that matches it."""
+    mirror = _mirrored(store, BTC)
+    for path in [mirror.root, *mirror.root.iterdir()]:
+        os.chown(path, OTHER, OTHER)
+    why = f"mirror folder {mirror.root} belongs to nobody, not you: another user could feed it hbopt's data; " \
+          "set $HBOPT_MIRROR_DIR to a folder of your own"
+    for command in (["mirror", "status"], ["mirror", "refresh"], ["mirror", "clear"],
+                    ["backtest", "--controller", "bollinger", "--pair", "BTC-USDT", "--days", "1"]):
+        run = hbopt(*command)
+        assert run.code == 4 and run.err == f"error: {why}\n", command
+    assert len(list(mirror.root.iterdir())) == 3
+
+
+def test_a_mirror_folder_that_is_a_link_is_refused_and_nothing_is_written_through_it(store, hbopt, hbopt_env,
+                                                                                      monkeypatch):
+    private = hbopt_env / "root-only"
+    private.mkdir(mode=0o700)
+    (hbopt_env / "linked").symlink_to(private / "mirror")
+    monkeypatch.setenv("HBOPT_MIRROR_DIR", str(hbopt_env / "linked"))
+    store.add(BTC, synth.generate(1, seed=1), {"synthetic": True})
+    run = hbopt("mirror", "refresh")
+    assert run.code == 4 and "is not a folder (it is a symbolic link)" in run.err and "HBOPT_MIRROR_DIR" in run.err
+    assert list(private.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", [".lock", f"{BTC.stem}.json", f"{BTC.stem}.npy"])
+def test_a_lock_or_file_in_the_mirror_that_is_a_link_is_refused_and_its_target_left_alone(store, hbopt, hbopt_env,
+                                                                                           planted):
+    mirror = _mirrored(store, BTC)
+    private = hbopt_env / "root-only"
+    private.mkdir(mode=0o700)
+    (mirror.root / planted).unlink()
+    (mirror.root / planted).symlink_to(private / "target")
+    for command in (["mirror", "refresh"], ["backtest", "--controller", "bollinger", "--pair", "BTC-USDT", "--days", "1"]):
+        run = hbopt(*command)
+        assert run.code == 4 and f"{planted} is a symbolic link" in run.err and "HBOPT_MIRROR_DIR" in run.err, command
+    assert list(private.iterdir()) == []
+
+
+@as_root
+def test_a_file_in_the_mirror_of_another_user_or_writable_by_others_is_refused(store, hbopt):
+    mirror = _mirrored(store, BTC)
+    array = mirror.root / f"{BTC.stem}.npy"
+    os.chown(array, OTHER, OTHER)
+    run = hbopt("mirror", "status")
+    assert run.code == 4 and f"mirror file {array} belongs to nobody, not you" in run.err
+    os.chown(array, 0, 0)
+    os.chmod(array, 0o666)
+    run = hbopt("mirror", "refresh")
+    assert run.code == 4 and f"mirror file {array} can be written by others (mode 666)" in run.err
+
+
+HOLD = ("import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); "
+        "time.sleep(60)")
+
+
+def test_a_held_mirror_or_store_lock_says_so_then_gives_up_with_exit_6(store, hbopt, tmp_path):
+    mirror = _mirrored(store, BTC)
+    csv = tmp_path / "candles.csv"
+    store.read(BTC).to_csv(csv, index=False)
+    for lock, command in ((mirror.root / ".lock", ["mirror", "refresh", "--wait", "1.2"]),
+                          (mirror.root / ".lock", ["--wait", "1.2", "backtest", "--controller", "bollinger",
+                                                   "--pair", "BTC-USDT", "--days", "1"]),
+                          (store.root / f".{BTC.stem}.lock", ["data", "import", csv, "--connector", BTC.connector,
+                                                              "--pair", BTC.pair, "--wait", "1.2"])):
+        holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline() == "held\n"
+            run = hbopt(*command)
+        finally:
+            holder.kill()
+        waiting, error = run.err.splitlines()
+        assert run.code == 6 and waiting.startswith("waiting for ") and "giving up after 1.2 s" in waiting, command
+        assert re.fullmatch(rf"error: .* is still locked by process {holder.pid} \(python\S*\) of \S+ after 1.2 s "
+                            r"\(--wait SECONDS waits longer\)", error), error
