@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from hbopt.cache.candles import COLUMNS, interval_seconds
+from hbopt.cache.candles import COLUMNS, EARLIEST, interval_seconds
 from hbopt.errors import ConfigError
 
 DEFAULT_END = int(pd.Timestamp("2026-01-01", tz="UTC").timestamp())
@@ -33,6 +33,8 @@ DEFAULT_ANNUAL_VOL = 0.6
 DEFAULT_START_PRICE = 60_000.0
 REGIMES = ("mixed", "trending", "ranging", "walk", "revert")
 YEAR = 365 * 86400
+MAX_CANDLES = 10_000_000           # rows of one synthetic series (19 years of 1m candles)
+PRICES = (1e-9, 1e9)               # a start price outside these is no market
 
 _TREND_PER_DAY = 0.012                 # drift of bull/bear regimes, in log price per day
 _REVERSION_HALF_LIFE_DAYS = 0.5        # pull towards the anchor in ranging regimes
@@ -81,11 +83,8 @@ def generate(days: float, interval: str = "1m", seed: int = 0, start_price: floa
     candle (for testing gappy data); the price path runs on underneath, so a gap ends with a
     jump as real ones do.
     """
-    if regime not in REGIMES:
-        raise ConfigError(f"unknown regime {regime!r}; use one of {', '.join(REGIMES)}")
-    if not (days > 0 and start_price > 0 and 0 <= gap_rate < 1 and 0 < annual_vol <= 10):
-        raise ConfigError("synth needs days > 0, start price > 0, 0 <= gap rate < 1 and 0 < vol <= 10")
     step = interval_seconds(interval)
+    _check_options(days, step, start_price, end, regime, gap_rate, annual_vol)
     end = end // step * step
     n = int(days * 86400 // step)
     if n < 2:
@@ -146,6 +145,24 @@ def generate(days: float, interval: str = "1m", seed: int = 0, start_price: floa
     if gap_rate > 0:
         df = df[~_gap_mask(n, gap_rate, rng)].reset_index(drop=True)
     return df
+
+
+def _check_options(days: float, step: int, start_price: float, end: int, regime: str, gap_rate: float,
+                   annual_vol: float) -> None:
+    """A :class:`ConfigError` naming the first option :func:`generate` cannot honour."""
+    if regime not in REGIMES:
+        raise ConfigError(f"unknown regime {regime!r}; use one of {', '.join(REGIMES)}")
+    most_days = MAX_CANDLES * step / 86400
+    for name, value, ok, bounds in (
+            ("days", days, 0 < days <= most_days, f"more than 0 and at most {most_days:g} ({MAX_CANDLES:,} candles)"),
+            ("start price", start_price, PRICES[0] <= start_price <= PRICES[1], f"from {PRICES[0]:g} to {PRICES[1]:g}"),
+            ("gap rate", gap_rate, 0 <= gap_rate < 1, "at least 0 and less than 1"),
+            ("vol", annual_vol, 0 < annual_vol <= 10, "more than 0 and at most 10")):
+        if not ok:
+            raise ConfigError(f"synth {name} must be {bounds}, not {value!r}")
+    if end - days * 86400 < EARLIEST:
+        raise ConfigError(f"synth: {days:g} days up to {pd.Timestamp(end, unit='s', tz='UTC'):%Y-%m-%d} would start "
+                          "before 2009; no candles exist there")
 
 
 def _gap_mask(n: int, gap_rate: float, rng: np.random.Generator) -> np.ndarray:

@@ -19,7 +19,7 @@ from hbopt.engine.diagnostics import (
     position_hold_warnings,
 )
 from hbopt.engine.failures import blame
-from hbopt.engine.market_data import fill_provider, required_feeds, utc, window_for_days
+from hbopt.engine.market_data import check_coverage, fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
 from hbopt.engine.results import equity_pnl, json_safe, ledger_row, pnl_series
 from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
@@ -27,6 +27,7 @@ from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
 ENGINES = ("stock", "turbo")
 FEATURE_TIMINGS = ("close", "open")  # see hbopt.engine.stock
 DEFAULT_TRADE_COST = 0.0006
+MAX_DAYS = 36_500
 
 
 def _default_candles() -> CandleWindows:
@@ -56,8 +57,8 @@ def check_settings(engine: str, resolution: str, trade_cost: float, feature_timi
         raise ConfigError(f"trade_cost must be a fraction >= 0 and < 1, not {trade_cost:g}")
     if days is not None and not _is_finite_number(days):
         raise ConfigError(f"days must be a finite number, not {days!r}")
-    if days is not None and days <= 0:
-        raise ConfigError(f"days must be more than 0, not {days:g}")
+    if days is not None and not 0 < days <= MAX_DAYS:
+        raise ConfigError(f"days must be more than 0 and at most {MAX_DAYS:,} (a century), not {days:g}")
 
 
 def _is_finite_number(value) -> bool:
@@ -158,7 +159,7 @@ def _blamed(controller_config, coroutine):
         return asyncio.run(coroutine)
     except HboptError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a controller must not end hbopt quietly
         blamed = blame(exc, type(controller_config).__module__.rsplit(".", 2)[0])
         if blamed is None:
             raise
@@ -170,7 +171,8 @@ def data_window(config: dict, resolution: str = "1m", *, days: float | None = No
                 user_module: str | None = None) -> dict:
     """The window a :func:`backtest` of ``config`` with these arguments runs on, without running
     it: ``{"start", "end", "warmup"}`` in epoch seconds, ``warmup`` being how long before
-    ``start`` its earliest candle is (the controller's indicator warm-up)."""
+    ``start`` its earliest candle is (the controller's indicator warm-up). A window the data does
+    not cover, warm-up included, is the :class:`DataError` the backtest would raise."""
     if candles is None:
         candles = _default_candles()
     elif not isinstance(candles, CandleWindows):
@@ -185,6 +187,8 @@ def data_window(config: dict, resolution: str = "1m", *, days: float | None = No
         feeds = _blamed(controller_config, feeds_of(controller_config))
     if days is not None:
         start, end = window_for_days(feeds, candles, days)
+    for feed in feeds:
+        check_coverage(feed, candles, start, end)
     return {"start": int(start), "end": int(end), "warmup": max(f.warmup for f in feeds)}
 
 

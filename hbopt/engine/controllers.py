@@ -40,10 +40,13 @@ def _packages(user_module: str | None) -> list[str]:
 
 
 def _module_exists(name: str) -> bool:
+    """Whether module ``name`` can be found (finding it imports its parent packages)."""
     try:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
         return False
+    except (Exception, SystemExit) as exc:
+        raise ConfigError(f"cannot import package {name.rpartition('.')[0]}: {type(exc).__name__}: {exc}") from None
 
 
 def list_controllers(user_module: str | None = None) -> list[dict]:
@@ -54,7 +57,7 @@ def list_controllers(user_module: str | None = None) -> list[dict]:
             type_module = f"{package}.{controller_type}"
             if not _module_exists(type_module):
                 continue
-            for info in pkgutil.iter_modules(importlib.import_module(type_module).__path__):
+            for info in pkgutil.iter_modules(importlib.util.find_spec(type_module).submodule_search_locations):
                 if info.ispkg or info.name.startswith("_") or info.name in seen:
                     continue
                 seen.add(info.name)
@@ -100,7 +103,7 @@ def _controller_module(controller_type: str, controller_name: str, user_module: 
     package = _package_for(controller_type, controller_name, user_module)
     try:
         return importlib.import_module(f"{package}.{controller_type}.{controller_name}")
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() when imported is as broken
         raise ConfigError(f"cannot import controller {controller_name}: {type(exc).__name__}: {exc}") from None
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from hbopt.cache.candles import find_gaps, interval_seconds
 from hbopt.cache.windows import CandleWindows
 from hbopt.engine.trading_rules import trading_rule
-from hbopt.errors import DataError
+from hbopt.errors import ConfigError, DataError
 
 DAY = 86400
 
@@ -54,24 +54,28 @@ def required_feeds(controller, resolution: str) -> list[Feed]:
 
 def window_for_days(feeds: list[Feed], candles: CandleWindows, days: float) -> tuple[int, int]:
     """The last ``days`` days that every feed covers: ends on the latest timestamp all feeds
-    reach (so each feed holds a candle at or after the end, as the provider requires)."""
-    end = min(_last_timestamp(candles, f) for f in feeds)
+    reach (so each feed holds a candle at or after the end, as the provider requires). More days
+    than a feed holds is a :class:`ConfigError` saying how many it holds."""
+    spans = {feed: _span(candles, feed) for feed in feeds}
+    end = min(last for _, last in spans.values())
+    for feed, (first, _) in spans.items():
+        if days * DAY > end - first:
+            raise ConfigError(f"{days:g} days is more than the {(end - first) / DAY:.5g} days of {feed.connector} "
+                              f"{feed.pair} {feed.interval} candles stored ({utc(first)} -> {utc(end)})")
     return int(end - days * DAY), int(end)
 
 
-def _last_timestamp(candles: CandleWindows, feed: Feed) -> float:
+def _span(candles: CandleWindows, feed: Feed) -> tuple[float, float]:
     arr = candles.array(feed.connector, feed.pair, feed.interval)
     if len(arr) == 0:
         raise DataError(f"no {feed.interval} candles for {feed.connector} {feed.pair}")
-    return float(arr[-1, 0])
+    return float(arr[0, 0]), float(arr[-1, 0])
 
 
-def feed_frame(feed: Feed, candles: CandleWindows, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
-    """The candles of ``feed`` for a backtest over ``[start, end]``, with warnings about gaps.
-
-    Spans ``start - warmup`` through the first candle at or after ``end``; anything less is a
-    :class:`DataError` saying what is missing.
-    """
+def check_coverage(feed: Feed, candles: CandleWindows, start: int, end: int) -> tuple[np.ndarray, int, int]:
+    """The feed's whole array and the span a backtest over ``[start, end]`` needs of it (from
+    ``start - warmup`` to the first candle at or after ``end``); a :class:`DataError` saying what
+    is missing if the array does not cover that span."""
     arr = candles.array(feed.connector, feed.pair, feed.interval)
     step = interval_seconds(feed.interval)
     need_from = start - feed.warmup
@@ -84,6 +88,18 @@ def feed_frame(feed: Feed, candles: CandleWindows, start: int, end: int) -> tupl
         warm = f" (incl. {feed.warmup // step} candles of indicator warm-up)" if feed.warmup else ""
         raise DataError(f"{what} cover {utc(first)} -> {utc(last)}, but the window needs "
                         f"{utc(need_from)} -> {utc(need_to)}{warm}")
+    return arr, need_from, need_to
+
+
+def feed_frame(feed: Feed, candles: CandleWindows, start: int, end: int) -> tuple[pd.DataFrame, list[str]]:
+    """The candles of ``feed`` for a backtest over ``[start, end]``, with warnings about gaps.
+
+    Spans ``start - warmup`` through the first candle at or after ``end``; anything less is a
+    :class:`DataError` saying what is missing.
+    """
+    arr, need_from, need_to = check_coverage(feed, candles, start, end)
+    step = interval_seconds(feed.interval)
+    what = f"{feed.connector} {feed.pair} {feed.interval} candles"
     ts = arr[:, 0]
     # From the last candle at or before need_from to the first at or after need_to, so that a gap
     # at either end still leaves the feed spanning the window, as Hummingbot's provider checks.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hbopt.errors import ConfigError
+
 BACKENDS = ("local", "ray")
 
 
@@ -96,10 +98,21 @@ class Pool:
         self.close()
 
 
+MIN_TRIAL_TIMEOUT = 1.0  # seconds: less than a short backtest's own set-up
+
+
+def check_trial_timeout(trial_timeout: float | None) -> None:
+    """A :class:`ConfigError` for a ``trial_timeout`` no trial could meet."""
+    if trial_timeout is not None and not MIN_TRIAL_TIMEOUT <= trial_timeout < float("inf"):
+        raise ConfigError(f"--trial-timeout must be at least {MIN_TRIAL_TIMEOUT:g} s (a backtest's set-up alone "
+                          f"takes longer than {trial_timeout:g} s), and finite")
+
+
 def make_pool(backend: str, workers: int | None, setup: WorkerSetup = WorkerSetup(),
               trial_timeout: float | None = None, address: str | None = None) -> Pool:
     """A pool of ``workers`` on ``backend`` (``local``: this machine's processes; ``ray``: the Ray
     cluster at ``address``, every CPU of it when ``workers`` is None)."""
+    check_trial_timeout(trial_timeout)
     if backend == "ray":
         from hbopt.engine.ray_pool import RayPool
 

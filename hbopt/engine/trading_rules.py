@@ -35,11 +35,23 @@ def load_rules_file(path: Path | None = None) -> dict:
         data = json.loads(path.read_text())
     except ValueError as exc:
         raise ConfigError(f"{path.name} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(pairs, dict) and all(isinstance(rule, dict)
+                                                                          for rule in pairs.values())
+                                             for pairs in data.values()):
+        raise ConfigError(f"{path.name} must map connectors to pairs to rules, e.g. "
+                          '{"binance": {"BTC-USDT": {"min_order_size": "0.001"}}}')
     for connector, pairs in data.items():
         for pair, rule in pairs.items():
             unknown = set(rule) - _FIELDS
             if unknown:
                 raise ConfigError(f"{path.name}: {connector} {pair}: unknown field(s) {', '.join(sorted(unknown))}")
+            for name, value in rule.items():
+                try:
+                    if not Decimal(str(value)).is_finite():
+                        raise ArithmeticError
+                except ArithmeticError:
+                    raise ConfigError(f"{path.name}: {connector} {pair}: {name} must be a finite number, not "
+                                      f"{value!r}") from None
     return data
 
 

@@ -25,6 +25,7 @@ import optuna
 from hbopt.errors import ConfigError
 
 TYPES = ("int", "float", "categorical")
+MAX_EXACT = 2 ** 53  # integers a float holds exactly
 
 
 @dataclass(frozen=True)
@@ -129,18 +130,30 @@ def parse_space(raw: dict) -> list[Param]:
             try:
                 low, high = float(spec["low"]), float(spec["high"])
                 step = float(spec["step"]) if spec.get("step") is not None else None
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise ConfigError(f"space parameter {name}: needs numeric low and high (and step)") from None
-            if not all(math.isfinite(v) for v in (low, high, step or 1)):
+            if not all(math.isfinite(v) for v in (low, high, step or 1, high - low)):
                 raise ConfigError(f"space parameter {name}: low, high and step must be finite numbers")
             log = bool(spec.get("log", False))
             if not low < high or (step is not None and step <= 0) or (log and (low <= 0 or step)):
                 raise ConfigError(f"space parameter {name}: needs low < high, a positive step, "
                                   "and log only with low > 0 and no step")
+            _check_precision(name, spec["type"], low, high, step)
             param = Param(name, spec["type"], low, high, step, log, when=when)
         params.append(param)
         seen.add(name)
     return params
+
+
+def _check_precision(name: str, kind: str, low: float, high: float, step: float | None) -> None:
+    """A :class:`ConfigError` for bounds an ``int`` cannot hold exactly, or a step finer than the
+    floats of its range can tell apart (there would be more grid points than distinct values)."""
+    if kind == "int" and (max(abs(low), abs(high)) > MAX_EXACT or (step is not None and step < 1)):
+        raise ConfigError(f"space parameter {name}: an int parameter needs bounds within +-2**53 and a step of "
+                          "at least 1")
+    if step is not None and ((high - low) / step > MAX_EXACT or step < 4 * math.ulp(max(abs(low), abs(high)))):
+        raise ConfigError(f"space parameter {name}: step {step:g} is below the float precision of its range "
+                          f"{low:g} to {high:g} (at most 2**53 steps)")
 
 
 def suggest(space: list[Param], trial: optuna.Trial) -> dict:

@@ -32,13 +32,12 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pandas as pd
-
-from hbopt.cache.files import read_yaml_mapping
+from hbopt.cache.candles import epoch_seconds
 from hbopt.engine.backtest import check_settings
 from hbopt.engine.market_data import utc
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.errors import ConfigError, ControllerError
+from hbopt.safe_yaml import read_mapping
 from hbopt.search.space import Param, config_fields, draw, parse_space
 
 DEFAULT_CONTROLLER = "bollinger"
@@ -173,27 +172,15 @@ def _param_dict(p: Param) -> dict:
     return out
 
 
-def _epoch(setting: str, value) -> int:
-    """Epoch seconds from epoch seconds, a date or a date string (UTC)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(_finite(setting, value))
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise ConfigError(f"{setting}: {value!r} is not a date")
-    return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp())
-
-
 def _finite(setting: str, value) -> float:
     """``value`` if it is a finite number (a numeric string as a float), else a ConfigError naming the setting."""
     try:
         number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else math.nan
-    except ValueError:
+    except (ValueError, OverflowError):
         number = math.nan
     if not math.isfinite(number):
-        raise ConfigError(f"{setting} must be a finite number, not {value!r}")
+        shown = repr(value)
+        raise ConfigError(f"{setting} must be a finite number, not {shown if len(shown) < 40 else shown[:36] + '...'}")
     return number if isinstance(value, str) else value
 
 
@@ -212,7 +199,7 @@ def _mapping(setting: str, value) -> dict:
 
 
 def read_study_file(path: Path) -> dict:
-    data = read_yaml_mapping(path, "a study")
+    data = read_mapping(path, "a study")
     unknown = set(data) - _FILE_KEYS
     if unknown:
         raise ConfigError(f"{Path(path).name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -223,11 +210,36 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     """A validated spec from a study file's mapping and command-line overrides (None = not given).
 
     ``stored_pairs(connector)`` lists the pairs in the store, for ``pairs: ALL``. Raises
-    :class:`ConfigError` naming the setting for any invalid value.
+    :class:`ConfigError` naming the setting for any invalid value. Settings that need no
+    controller are checked first, so one of them is refused before the controller is imported.
     """
     from hbopt.engine.controllers import config_class, controller_type_of, default_objective, search_space
 
     merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+    days, start, end = _window(merged, overrides)
+    resolution = str(merged.get("resolution") or "1m")
+    trade_cost = float(_finite("trade_cost", merged.get("trade_cost", 0.0006)))
+    engine = merged.get("engine") or "turbo"
+    feature_timing = merged.get("feature_timing") or "close"
+    check_settings(engine, resolution, trade_cost, feature_timing, days)
+    holdout = _finite("holdout", merged.get("holdout", DEFAULT_HOLDOUT))
+    if not 0 <= holdout <= MAX_HOLDOUT:
+        raise ConfigError(f"holdout must be a fraction of the window from 0 (none) to {MAX_HOLDOUT}, not {holdout:g}")
+    seed = merged.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
+    across = merged.get("across_pairs")
+    if across is not None:
+        _one_of("across_pairs", across, ("mean", "min"))
+    constraints = _mapping("constraints", merged.get("constraints"))
+    unknown = set(constraints) - set(CONSTRAINTS)
+    if unknown:
+        raise ConfigError(f"unknown constraint(s) {', '.join(sorted(unknown))}; use {', '.join(CONSTRAINTS)}")
+    constraints = {name: _finite(f"constraint {name}", value) for name, value in constraints.items()}
+    fixed = _mapping("fixed", merged.get("fixed"))
+    space = parse_space(merged["space"]) if merged.get("space") else None
+    objectives = _objectives(merged.get("objective")) if merged.get("objective") else None
+
     controller = merged.get("controller") or DEFAULT_CONTROLLER
     if not isinstance(controller, str):
         raise ConfigError(f"controller must be a controller name, not {controller!r}")
@@ -243,52 +255,15 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
         raise ConfigError(f"pairs must be a list of trading pairs or ALL, not {pairs!r}")
     if not pairs:
         raise ConfigError(f"no pairs to optimise: the store holds none for {connector}")
-    space = parse_space(merged.get("space") or search_space(controller_type, controller, user_module))
-    fixed = _mapping("fixed", merged.get("fixed"))
-    objectives = (merged.get("objective") or default_objective(controller_type, controller, user_module)
-                  or "net_pnl_quote")
-    objectives = tuple(Objective.parse(o) for o in (objectives if isinstance(objectives, list) else [objectives]))
-    window = _mapping("window", merged.get("window"))
-    unknown = set(window) - {"days", "start", "end"}
-    if unknown:
-        raise ConfigError(f"window: unknown key(s) {', '.join(sorted(unknown))}; use days, or start and end")
-    days, start, end = merged.get("days", window.get("days")), merged.get("start", window.get("start")), \
-        merged.get("end", window.get("end"))
-    if overrides.get("days") is not None:  # --days replaces a study file's start and end
-        start = end = None
-    if (start is None) != (end is None):
-        raise ConfigError("a window needs both start and end")
-    if start is not None:
-        days, start, end = None, _epoch("window start", start), _epoch("window end", end)
-        if start >= end:
-            raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
-    else:
-        days = 90 if days is None else _finite("days", days)
-    resolution = str(merged.get("resolution") or "1m")
-    trade_cost = float(_finite("trade_cost", merged.get("trade_cost", 0.0006)))
-    engine = merged.get("engine") or "turbo"
-    feature_timing = merged.get("feature_timing") or "close"
-    check_settings(engine, resolution, trade_cost, feature_timing, days)
-    holdout = _finite("holdout", merged.get("holdout", DEFAULT_HOLDOUT))
-    if not 0 <= holdout <= MAX_HOLDOUT:
-        raise ConfigError(f"holdout must be a fraction of the window from 0 (none) to {MAX_HOLDOUT}, not {holdout:g}")
-    seed = merged.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
-        raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
+    space = space or parse_space(search_space(controller_type, controller, user_module))
+    objectives = objectives or _objectives(default_objective(controller_type, controller, user_module)
+                                           or "net_pnl_quote")
     sampler = _one_of("sampler", merged.get("sampler") or ("nsga2" if len(objectives) > 1 else "tpe"), SAMPLERS)
     if sampler == "tpe" and len(objectives) > 1:
         sampler = "nsga2"
     if sampler == "grid":
         for param in space:
             param.grid()
-    across = merged.get("across_pairs")
-    if across is not None:
-        _one_of("across_pairs", across, ("mean", "min"))
-    constraints = _mapping("constraints", merged.get("constraints"))
-    unknown = set(constraints) - set(CONSTRAINTS)
-    if unknown:
-        raise ConfigError(f"unknown constraint(s) {', '.join(sorted(unknown))}; use {', '.join(CONSTRAINTS)}")
-    constraints = {name: _finite(f"constraint {name}", value) for name, value in constraints.items()}
     spec = StudySpec(controller=controller, controller_type=controller_type, connector=connector,
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
@@ -296,6 +271,31 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
                      feature_timing=feature_timing, holdout=float(holdout))
     loadable_point(spec, user_module)
     return spec
+
+
+def _objectives(raw) -> tuple[Objective, ...]:
+    return tuple(Objective.parse(o) for o in (raw if isinstance(raw, list) else [raw]))
+
+
+def _window(merged: dict, overrides: dict) -> tuple[float | None, int | None, int | None]:
+    """``(days, start, end)`` of the study's window: ``days`` (default 90), or ``start`` and ``end``
+    (a ``--days`` given on the command line replaces a study file's start and end)."""
+    window = _mapping("window", merged.get("window"))
+    unknown = set(window) - {"days", "start", "end"}
+    if unknown:
+        raise ConfigError(f"window: unknown key(s) {', '.join(sorted(unknown))}; use days, or start and end")
+    days, start, end = merged.get("days", window.get("days")), merged.get("start", window.get("start")), \
+        merged.get("end", window.get("end"))
+    if overrides.get("days") is not None:
+        start = end = None
+    if (start is None) != (end is None):
+        raise ConfigError("a window needs both start and end")
+    if start is None:
+        return (90 if days is None else _finite("days", days)), None, None
+    start, end = epoch_seconds(start, "window start"), epoch_seconds(end, "window end")
+    if start >= end:
+        raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
+    return None, start, end
 
 
 def loadable_point(spec: StudySpec, user_module: str | None) -> dict:

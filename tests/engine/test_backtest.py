@@ -126,7 +126,7 @@ def test_data_window_says_where_a_backtest_would_run_and_its_warm_up(market):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--days", "12"], r"1m candles cover .* but the window needs .* \(incl\. 61 candles of indicator warm-up\)"),
+    (["--days", "11.99"], r"1m candles cover .* but the window needs .* \(incl\. 61 candles of indicator warm-up\)"),
     (["--start", "2020-01-01", "--end", "2020-01-05"], r"cover .* but the window needs 2019-12-31"),
     (["--days", "2", "--resolution", "1h", "--set", "interval=1h"], "indicators ready: .* use a longer window"),
     (["--days", "4", "--resolution", "1h", "--set", "interval=1h", "--set", "bb_length=20"], None),

@@ -25,7 +25,7 @@ def one_line_error(run, code: int, message: str) -> None:
     ({"engine": "warp"}, [], "engine must be one of stock, turbo, not 'warp'"),
     (None, ["--days", "nan"], "days must be a finite number, not nan"),
     (None, ["--start", "2025-02-01", "--end", "2025-01-01"], "is not before its end"),
-    ({"window": {"days": -3}}, [], "days must be more than 0, not -3"),
+    ({"window": {"days": -3}}, [], "days must be more than 0 and at most 36,500 (a century), not -3"),
     (None, ["--trade-cost", "1.5"], "trade_cost must be a fraction >= 0 and < 1"),
     (None, ["--resolution", "30s"], "resolution: unknown interval '30s'"),
     ({"space": {"bb_length": {"type": "int", "low": 20, "high": float("inf")}}}, [],
@@ -62,9 +62,13 @@ def test_reading_a_study_that_does_not_exist_creates_nothing(hbopt, tmp_path, mo
     assert not (studies_dir() / "ghost").exists() and not (tmp_path / "conf").exists()
 
 
-def test_when_every_trial_fails_on_missing_data_the_run_exits_3(market, hbopt):
-    run = hbopt("discover", *PICK, "--turbo", "--start", "2020-01-01", "--end", "2020-01-02", "--quiet")
-    one_line_error(run, 3, "all 2 trials failed; the first: DataError: ")
+def test_a_window_the_data_does_not_cover_is_exit_3_before_any_study_exists(market, hbopt):
+    run = hbopt("discover", *BASE, "--turbo", "--start", "2020-01-01", "--end", "2020-01-02", "--quiet")
+    one_line_error(run, 3, "1m candles cover 2025-12-20 00:00 UTC -> 2025-12-31 23:59 UTC, but the window needs")
+    assert not (studies_dir() / "bad").exists()
+    run = hbopt("discover", *BASE, "--turbo", "--days", "40", "--quiet")
+    one_line_error(run, 4, "40 days is more than the 11.999 days of binance_perpetual BTC-USDT 1m candles stored")
+    assert not (studies_dir() / "bad").exists()
 
 
 @pytest.mark.parametrize("error, cls", [(DataError("no candles"), DataError), (ConfigError("bad"), ConfigError),
