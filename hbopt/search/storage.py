@@ -22,15 +22,69 @@ from pathlib import Path
 
 import optuna
 
-from hbopt import __version__, settings
-from hbopt.cache.files import file_lock, write_text_atomic
-from hbopt.errors import ConfigError
+from optuna.storages.journal import JournalFileBackend
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+from hbopt import __version__, settings
+from hbopt.errors import ConfigError, DataError
+from hbopt.files import ensure_file, file_lock, owned_folder, read_json, unusable, write_text_atomic
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
+MANIFEST_KEYS = {"name": str, "created_at": int, "spec": dict, "runs": list}
+SPEC_KEYS = {"controller": str, "controller_type": str, "connector": str, "pairs": list, "space": dict,
+             "objective": list, "window": dict}
+SHARED = "hbopt"  # the study's user attribute holding its spec and windows, in whatever storage it lives
 
 
 def studies_dir() -> Path:
     return settings.home() / "studies"
+
+
+class CheckedJournal(JournalFileBackend):
+    """optuna's journal file, read strictly. Every line must be a whole journal record, except a
+    last line without its newline (a writer mid-append, or a run killed mid-write: a run drops it
+    with :meth:`StudyFolder.repair_journal` before it appends); any other line that is not one is a
+    :class:`DataError` naming the study, the file and the line, never skipped, so no command reads
+    or resumes a study with records missing. A failed append (a full disk) names the file."""
+
+    def __init__(self, path: Path, study: str):
+        super().__init__(str(path))
+        self._path, self._study = Path(path), study
+        self._starts = [0]  # byte offset of each line read whole so far, and of the next
+
+    def read_logs(self, log_number_from: int):
+        known = min(log_number_from, len(self._starts) - 1)
+        with open(self._path, "rb") as journal:
+            journal.seek(self._starts[known])
+            for number, line in enumerate(journal, start=known):
+                if not line.endswith(b"\n"):
+                    return  # the last line, still being written or torn
+                record = journal_record(line)
+                if record is None:
+                    raise DataError(damaged_journal(self._study, self._path, number + 1))
+                if number + 1 == len(self._starts):
+                    self._starts.append(self._starts[number] + len(line))
+                if number >= log_number_from:
+                    yield record
+
+    def append_logs(self, logs) -> None:
+        try:
+            super().append_logs(logs)
+        except OSError as exc:
+            raise unusable(self._path, "write", exc) from None
+
+
+def journal_record(line: bytes) -> dict | None:
+    """The record a journal line holds, or ``None`` if it holds no whole one."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("op_code"), int) else None
+
+
+def damaged_journal(study: str, path: Path, line: int) -> str:
+    return (f"study {study}: {path} line {line} is damaged (not a whole journal record); "
+            f"'hbopt study repair {study}' keeps every whole record")
 
 
 @dataclass(frozen=True)
@@ -38,7 +92,7 @@ class StudyFolder:
     name: str
 
     def __post_init__(self):
-        if not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(f"invalid study name {self.name!r}: use letters, digits, '.', '_' and '-'")
 
     @property
@@ -58,24 +112,43 @@ class StudyFolder:
         return self.path / "journal.log"
 
     def exists(self) -> bool:
-        return self.manifest_path.is_file()
+        """Whether this is a study: it has a manifest, or a journal with records (whose manifest
+        is then missing: :meth:`manifest` says so)."""
+        owned_folder(studies_dir(), "studies folder", mode=0o755, create=False)
+        return self.manifest_path.is_file() or (self.journal_path.is_file() and self.journal_path.stat().st_size > 0)
+
+    def make(self) -> None:
+        """Create the study's folder (this user's own) for a run."""
+        owned_folder(studies_dir(), "studies folder", mode=0o755)
+        owned_folder(self.path, "study folder", mode=0o755)
 
     def storage_url(self, url: str | None = None) -> str | None:
         """The storage URL a run uses: ``url`` if given, else the one recorded (None: the journal)."""
         return url or (self.manifest().get("storage") if self.exists() else None)
 
     def lock(self, storage_url: str | None = None):
-        """For a run. On the journal: exclusive, non-blocking, so a second run of the same study fails
-        with BusyError (exit 6). On a database storage: none, the study is shared."""
-        if self.storage_url(storage_url):
+        """For a run (or a repair). On the journal: exclusive, non-blocking, so a second run of the
+        same study fails with BusyError (exit 6). On a database storage: none, the study is shared."""
+        if storage_url or (not self.journal_path.is_file() and self.storage_url()):
             return contextlib.nullcontext()
         return file_lock(self.path / ".lock", wait=False, what=f"study {self.name}")
 
     def manifest(self) -> dict:
+        """The manifest; a :class:`ConfigError` if there is no such study, a :class:`DataError`
+        naming the file if it is missing beside a journal, or damaged."""
         if not self.exists():
             known = ", ".join(list_study_names()) or "none yet"
             raise ConfigError(f"no study named {self.name!r} (studies: {known})")
-        return json.loads(self.manifest_path.read_text())
+        remedy = f"; 'hbopt study repair {self.name}' rebuilds it from the study's journal"
+        try:
+            manifest = read_json(self.manifest_path, f"study {self.name}: its manifest", remedy)
+        except FileNotFoundError:
+            raise DataError(f"study {self.name}: its manifest {self.manifest_path} is missing (its windows are "
+                            f"unknown, so it cannot be resumed or judged){remedy}") from None
+        problem = manifest_problem(manifest)
+        if problem:
+            raise DataError(f"study {self.name}: its manifest {self.manifest_path} is damaged ({problem}){remedy}")
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, default=str))
@@ -83,7 +156,7 @@ class StudyFolder:
     def update_manifest(self, change) -> None:
         """Apply ``change(manifest)`` (in place) and write it, under a short lock of its own: drivers
         sharing a study on one machine do not lose each other's runs."""
-        with file_lock(self.path / ".manifest.lock"):
+        with file_lock(self.path / ".manifest.lock", what=f"study {self.name}'s manifest"):
             manifest = self.manifest()
             change(manifest)
             self.write_manifest(manifest)
@@ -94,14 +167,17 @@ class StudyFolder:
         url = self.storage_url(url)
         if url:
             return open_storage(url), url
-        from optuna.storages.journal import JournalFileBackend
+        return self.journal_storage(), None
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(self.journal_path))), None
+    def journal_storage(self) -> optuna.storages.JournalStorage:
+        """The study's journal (:class:`CheckedJournal`), created if missing."""
+        self.make()
+        ensure_file(self.journal_path, f"study {self.name}'s journal")  # optuna opens it by name
+        return optuna.storages.JournalStorage(CheckedJournal(self.journal_path, self.name))
 
     def load(self) -> optuna.Study:
         """The study, to read: a ConfigError if there is none by this name; creates nothing. (A torn
-        last journal line, left by a killed run, is skipped: optuna ignores it when reading.)"""
+        last journal line, left by a killed run, is skipped.)"""
         url = self.manifest().get("storage")
         if url is None and not self.journal_path.is_file():
             raise ConfigError(f"study {self.name} has no journal ({self.journal_path})")
@@ -134,12 +210,35 @@ class StudyFolder:
                 "left half-written)"]
 
 
+def manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with a manifest's shape, or ``None``."""
+    wrong = [k for k, kind in MANIFEST_KEYS.items() if not isinstance(manifest.get(k), kind)]
+    if wrong:
+        return f"it lacks or garbles {', '.join(wrong)}"
+    wrong = [f"spec.{k}" for k, kind in SPEC_KEYS.items() if not isinstance(manifest["spec"].get(k), kind)]
+    windows = manifest.get("windows")
+    if windows is not None and not (isinstance(windows, dict) and all(
+            isinstance(w, dict) and isinstance(w.get("in_sample"), list) and len(w["in_sample"]) == 2
+            for w in windows.values())):
+        wrong.append("windows")
+    return f"it lacks or garbles {', '.join(wrong)}" if wrong else None
+
+
 def open_storage(url: str):
     """The optuna storage at ``url`` (an RDB URL such as ``sqlite:///studies.db``); ConfigError if
     it cannot be opened. Drivers started at once on a new database race to create optuna's
     tables: the one that loses tries again once they exist."""
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError
 
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"cannot open storage {url}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite" and (parsed.database in (None, "", ":memory:")
+                                                  or parsed.query.get("mode") == "memory"):
+        raise ConfigError(f"storage {url} is an in-memory database: the study would vanish when hbopt exits; "
+                          "use a file, e.g. sqlite:///studies.db")
     for attempt in range(_SCHEMA_TRIES):
         try:
             return optuna.storages.get_storage(url)
@@ -156,8 +255,12 @@ _SCHEMA_TRIES = 4
 
 
 def list_study_names() -> list[str]:
-    root = studies_dir()
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file()) if root.is_dir() else []
+    """The studies in the studies folder: folders with a manifest or a journal."""
+    root = owned_folder(studies_dir(), "studies folder", mode=0o755, create=False)
+    if not root.is_dir():
+        return []
+    names = (p.name for p in root.iterdir() if (p / "manifest.json").is_file() or (p / "journal.log").is_file())
+    return sorted(n for n in names if _NAME.fullmatch(n))
 
 
 def controller_source_hash(controller_type: str, controller_name: str, user_module: str | None) -> str:
@@ -177,11 +280,15 @@ def data_checksums(connector: str, pairs) -> dict:
             if row["connector"] == connector and row["pair"] in pairs}
 
 
+def versions() -> dict:
+    return {"hbopt": __version__, "hummingbot": version("hummingbot"), "optuna": optuna.__version__}
+
+
 def new_manifest(name: str, spec_dict: dict, storage_url: str | None, user_module: str | None) -> dict:
     return {
         "name": name, "created_at": int(time.time()), "storage": storage_url, "spec": spec_dict,
         "seed": spec_dict.get("seed"),
-        "versions": {"hbopt": __version__, "hummingbot": version("hummingbot"), "optuna": optuna.__version__},
+        "versions": versions(),
         "controller_source_sha256": controller_source_hash(spec_dict["controller_type"], spec_dict["controller"],
                                                            user_module),
         "data": data_checksums(spec_dict["connector"], spec_dict["pairs"]),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import time
@@ -13,13 +14,22 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
-from hbopt.cache.files import write_text_atomic
+from hbopt.files import atomic_path, write_text_atomic
 from hbopt.engine.pool import Pool
-from hbopt.errors import ConfigError, from_description
+from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Optimizer, Progress, TurboFallbacks
 from hbopt.search.space import tidy
 from hbopt.search.spec import StudySpec
-from hbopt.search.storage import StudyFolder, list_study_names, new_manifest, open_storage
+from hbopt.search.storage import (
+    SHARED,
+    StudyFolder,
+    journal_record,
+    list_study_names,
+    manifest_problem,
+    new_manifest,
+    open_storage,
+    versions,
+)
 
 
 def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]]:
@@ -32,7 +42,6 @@ def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]
 
 _AGREED = ("controller", "connector", "pairs", "space", "objective", "constraints", "window", "resolution",
            "trade_cost", "across_pairs", "fixed", "feature_timing", "holdout")  # what a resumed study must keep
-SHARED = "hbopt"  # the user attribute a shared study keeps its spec and windows in
 
 
 def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
@@ -40,8 +49,10 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
     """The study to run and the windows its trials and checks run on (per pair), created with its
     manifest if new. What the study was created with wins: a different spec is refused, and the
     windows are the recorded ones (the manifest's, else the shared study's), else
-    ``plan_windows()``. On a database storage the spec and windows are also kept in the study
-    itself, so that drivers on other machines run the same search on the same windows."""
+    ``plan_windows()``. The spec and windows are also kept in the study itself (user attribute
+    :data:`SHARED`): on a database, drivers on other machines run the same search on the same
+    windows; on the journal, ``hbopt study repair`` rebuilds a lost manifest from them. A new
+    study's manifest is written before its journal, so a run stopped in between resumes."""
     spec_dict = spec.to_dict()
     manifest = folder.manifest() if folder.exists() else None
     if manifest:
@@ -52,14 +63,14 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
     if shared:
         _refuse_changes(folder.name, shared["spec"], spec_dict)
     windows = (manifest or {}).get("windows") or (shared or {}).get("windows") or plan_windows()
-    if storage is None:  # the journal, created only now that the windows are planned
+    if manifest is None:
+        folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
+    if storage is None:
         storage, _ = folder.storage()
     study = optuna.create_study(study_name=folder.name, storage=storage,
                                 directions=[o.direction for o in spec.objectives], load_if_exists=True)
-    if url and not shared:
+    if SHARED not in study.user_attrs:
         study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
-    if manifest is None:
-        folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
     return study, windows
 
 
@@ -166,21 +177,101 @@ def trial_row(t: optuna.trial.FrozenTrial) -> dict:
 
 
 def list_studies() -> list[dict]:
+    """Each study's controller, pairs, trial counts and objective; a study that cannot be read
+    gets its name and ``error`` instead, so one damaged study hides none of the others."""
     rows = []
     for name in list_study_names():
         folder = StudyFolder(name)
-        manifest = folder.manifest()
         try:
-            study = folder.load()
-            trials = study.get_trials(deepcopy=False)
-            complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
-        except Exception:
-            trials, complete = [], None
+            manifest = folder.manifest()
+            trials = folder.load().get_trials(deepcopy=False)
+        except HboptError as exc:
+            rows.append({"study": name, "error": str(exc)})
+            continue
         spec = manifest["spec"]
         rows.append({"study": name, "controller": spec["controller"], "connector": spec["connector"],
-                     "pairs": spec["pairs"], "trials": len(trials), "complete": complete,
-                     "objective": [o["metric"] for o in spec["objective"]], "created_at": manifest["created_at"]})
+                     "pairs": spec["pairs"], "trials": len(trials),
+                     "complete": sum(1 for t in trials if t.state == TrialState.COMPLETE),
+                     "objective": [o.get("metric") for o in spec["objective"] if isinstance(o, dict)],
+                     "created_at": manifest["created_at"]})
     return rows
+
+
+def repair(name: str, storage_url: str | None = None) -> dict:
+    """Make a damaged study whole again, under its lock. The journal keeps every whole record, in
+    order (the damaged original stays beside it as ``journal.log.damaged``); a missing or damaged
+    manifest is rebuilt from the spec and windows the study keeps in its storage (its run history
+    is lost; ``rebuilt_at`` says so). Returns ``{"study", "journal": {"kept", "dropped", "backup"}
+    or None (no journal), "manifest": "whole" or "rebuilt"}``; ``dropped`` lists line numbers."""
+    folder = StudyFolder(name)
+    if not folder.exists() and not storage_url:
+        folder.manifest()  # "no study named ..."
+    with folder.lock(storage_url):
+        journal = _repair_journal(folder)
+        try:
+            folder.manifest()
+            state = "whole"
+        except DataError:
+            _rebuild_manifest(folder, storage_url)
+            state = "rebuilt"
+        folder.load()  # reads back whole, or says why not
+    return {"study": name, "journal": journal, "manifest": state}
+
+
+def _repair_journal(folder: StudyFolder) -> dict | None:
+    """Rewrite the journal with its whole records only, setting the original aside (see :func:`repair`)."""
+    path = folder.journal_path
+    if not path.is_file():
+        return None
+    with open(path, "rb") as journal:
+        whole = [line.endswith(b"\n") and journal_record(line) is not None for line in journal]
+    dropped = [number for number, ok in enumerate(whole, start=1) if not ok]
+    backup = None
+    if dropped:
+        backup = _set_aside(path)
+        with open(backup, "rb") as journal, atomic_path(path) as tmp, open(tmp, "wb") as repaired:
+            repaired.writelines(line for line, ok in zip(journal, whole) if ok)
+    return {"kept": whole.count(True), "dropped": dropped, "backup": str(backup) if backup else None}
+
+
+def _set_aside(path: Path) -> Path:
+    """A copy of ``path`` beside it, ``NAME.damaged`` (``.damaged.2``, ... if taken): a hard link
+    where the file system allows one."""
+    for n in itertools.count(1):
+        backup = path.with_name(f"{path.name}.damaged" + (f".{n}" if n > 1 else ""))
+        if backup.exists() or backup.is_symlink():
+            continue
+        try:
+            os.link(path, backup)
+        except FileExistsError:
+            continue
+        except OSError:
+            with open(path, "rb") as original, atomic_path(backup) as tmp:
+                tmp.write_bytes(original.read())
+        return backup
+
+
+def _rebuild_manifest(folder: StudyFolder, storage_url: str | None) -> None:
+    """A manifest from what the study keeps in its storage (user attribute :data:`SHARED`)."""
+    storage = open_storage(storage_url) if storage_url else folder.journal_storage()
+    try:
+        study = optuna.load_study(study_name=folder.name, storage=storage)
+    except KeyError:
+        raise DataError(f"study {folder.name} is not in its storage, so its manifest cannot be rebuilt") from None
+    record = study.user_attrs.get(SHARED)
+    if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+        raise DataError(f"study {folder.name}: its manifest cannot be rebuilt: its storage holds no record of its "
+                        f"spec (a study made before hbopt kept one there); start it over in a new folder")
+    started = [t.datetime_start.timestamp() for t in study.get_trials(deepcopy=False) if t.datetime_start]
+    spec = record["spec"]
+    manifest = {"name": folder.name, "created_at": int(min(started, default=time.time())), "storage": storage_url,
+                "spec": spec, "seed": spec.get("seed"), "versions": versions(), "controller_source_sha256": None,
+                "data": {}, "runs": [], "windows": record.get("windows"), "rebuilt_at": int(time.time())}
+    problem = manifest_problem(manifest)
+    if problem:
+        raise DataError(f"study {folder.name}: its manifest cannot be rebuilt: the record in its storage is damaged "
+                        f"({problem})")
+    folder.write_manifest(manifest)
 
 
 def show(name: str) -> dict:

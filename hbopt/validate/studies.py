@@ -8,15 +8,16 @@ The validation is written to ``validation.json`` in the study folder and into it
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from contextlib import contextmanager
 from typing import Callable
 
 import optuna
 
-from hbopt.cache.files import write_text_atomic
-from hbopt.engine.pool import Pool, WorkerSetup, make_pool
-from hbopt.errors import HboptError
+from hbopt.files import read_json, write_text_atomic
+from hbopt.engine.pool import Pool, WorkerSetup, check_trial_timeout, make_pool
+from hbopt.errors import ConfigError, DataError, HboptError
 from hbopt.search.optimize import Progress
 from hbopt.search.report import write_report
 from hbopt.search.spec import StudySpec, build_spec
@@ -34,6 +35,7 @@ def open_pool(workers: int | None, controllers_path=None, trial_timeout: float |
     sent the candles they need)."""
     from hbopt.cache.mirror import Mirror
 
+    check_trial_timeout(trial_timeout)  # before the mirror is touched
     Mirror.default().refresh()
     setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
     with make_pool(backend, workers, setup, trial_timeout=trial_timeout, address=address) as pool:
@@ -45,8 +47,11 @@ def validation_path(folder: StudyFolder):
 
 
 def load_validation(folder: StudyFolder) -> dict | None:
-    path = validation_path(folder)
-    return json.loads(path.read_text()) if path.is_file() else None
+    try:
+        return read_json(validation_path(folder), f"study {folder.name}: its validation",
+                         f"; 'hbopt validate {folder.name}' writes it again")
+    except FileNotFoundError:
+        return None
 
 
 def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None) -> dict:
@@ -61,7 +66,12 @@ def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
 
     # a study from before holdouts had none
     raw = {"holdout": 0, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
-    return build_spec(raw, {}, user_module, CandleStore().pairs)
+    try:
+        return build_spec(raw, {}, user_module, CandleStore().pairs)
+    except ConfigError as exc:
+        if "unknown controller" in str(exc) or "cannot import" in str(exc):
+            raise  # the controller is not found here (a --controllers-path missing), not a damaged file
+        raise DataError(f"study {folder.name}: the spec in its manifest {folder.manifest_path} is invalid ({exc})") from None
 
 
 def important_params(study: optuna.Study) -> list[str]:
@@ -98,6 +108,20 @@ def _check_in_sample(study: optuna.Study, spec: StudySpec, windows: dict) -> Non
                                  f"window ends ({windows[pair]['in_sample'][1]})")
 
 
+@contextmanager
+def _made_for_the_study(folder: StudyFolder):
+    """The study's folder, made for a run; removed again if the run made it and failed before the
+    study existed (its windows could not be planned, say), so a refused run leaves nothing behind."""
+    made = not folder.path.exists()
+    folder.make()
+    try:
+        yield
+    except BaseException:
+        if made and not folder.exists():
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
+
+
 def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None = None,
              storage_url: str | None = None, user_module: str | None = None, report: bool = True,
              validate: bool = True, thresholds: Thresholds = Thresholds(), top: int = 10,
@@ -112,8 +136,7 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
     summaries = []
     for name, study_spec in study_names(spec, study_name):
         folder = StudyFolder(name)
-        folder.path.mkdir(parents=True, exist_ok=True)
-        with folder.lock(storage_url):
+        with _made_for_the_study(folder), folder.lock(storage_url):
             warnings_ = folder.repair_journal()
             study, windows = open_study(folder, study_spec, storage_url, user_module,
                                         lambda: study_windows(study_spec, user_module))

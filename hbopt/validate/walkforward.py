@@ -15,9 +15,9 @@ from typing import Callable
 import numpy as np
 
 from hbopt import settings
-from hbopt.cache.files import write_text_atomic
+from hbopt.files import owned_folder, read_json, write_text_atomic
 from hbopt.engine.pool import Pool, Trial
-from hbopt.errors import ConfigError, HboptError, from_description
+from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Progress
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder
@@ -33,8 +33,11 @@ def walkforward_dir(name: str):
 
 
 def load_walkforward(name: str) -> dict | None:
-    path = walkforward_dir(name) / "result.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    try:
+        return read_json(walkforward_dir(name) / "result.json", f"walk-forward {name}: its result",
+                         f"; running 'hbopt walkforward --study {name}' again writes it")
+    except FileNotFoundError:
+        return None
 
 
 def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> dict:
@@ -48,8 +51,14 @@ def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> di
 
 def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -> dict:
     path = walkforward_dir(name) / "plan.json"
-    if path.is_file():
-        pinned = json.loads(path.read_text())
+    try:
+        pinned = read_json(path, f"walk-forward {name}: its plan", f"; remove {walkforward_dir(name)} to plan it afresh")
+    except FileNotFoundError:
+        pinned = None
+    if pinned is not None:
+        if not isinstance(pinned.get("pairs"), dict) or {"folds", "anchored"} - set(pinned):
+            raise DataError(f"walk-forward {name}: its plan {path} is damaged (it lacks folds, anchored or pairs); "
+                            f"remove {walkforward_dir(name)} to plan it afresh")
         if (pinned["folds"], pinned["anchored"]) != (k, anchored):
             raise ConfigError(f"walk-forward {name} exists with {pinned['folds']} "
                               f"{'anchored' if pinned['anchored'] else 'rolling'} folds; use the same, or another --study name")
@@ -68,8 +77,7 @@ def walkforward(spec: StudySpec, k: int, n_trials: int, pool: Pool, anchored: bo
     results = []
     for name, study_spec in study_names(spec, study_name):
         study_spec = replace(study_spec, holdout=0.0)
-        folder = walkforward_dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = owned_folder(walkforward_dir(name), "walk-forward folder", mode=0o755)
         the_plan = _pinned_plan(name, lambda: plan(study_spec, k, anchored, user_module), k, anchored)
         on_plan(name, the_plan)
         result = _run(name, study_spec, the_plan, n_trials, pool, user_module, on_progress)
@@ -85,7 +93,7 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_
     for i in range(the_plan["folds"]):
         fold_name = f"{name}-wf{i + 1}"
         folder = StudyFolder(fold_name)
-        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.make()
         fold = {pair: folds_[i] for pair, folds_ in the_plan["pairs"].items()}
         windows = {pair: {"window": f["train"], "in_sample": f["train"], "holdout": None, "test": f["test"],
                           "warmup": f["warmup"], "gap": the_plan["gap"]} for pair, f in fold.items()}
