@@ -1,6 +1,9 @@
 """The ``hbopt`` command line: parsing, printing and exit codes only; the work lives below."""
 from __future__ import annotations
 
+import codecs
+import contextlib
+import errno
 import functools
 import os
 import sys
@@ -8,13 +11,62 @@ from pathlib import Path
 
 import click
 import ujson
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hbopt import __version__
 from hbopt.errors import ConfigError, HboptError, ParityError
+
+class StdoutError(Exception):
+    """Writing standard output failed: its reader went away (``EPIPE``) or its disk is full."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause
+
+
+class CheckedStdout:
+    """Standard output as hbopt, rich and click write it while a command runs (``main`` installs
+    it as ``sys.stdout``): every byte reaches the file descriptor or the write fails, raised as
+    :class:`StdoutError` so that ``main`` knows it was standard output that failed. (Python
+    forgets what a failed write held, rich exits 1 on a broken pipe, and an unbuffered Python
+    (``PYTHONUNBUFFERED``) drops the rest of a partial write to a pipe whose reader left.) A
+    closed standard output fails on its first write."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _checked(self, call):
+        if self._stream is None:
+            raise StdoutError(OSError(errno.EBADF, "it is closed"))
+        try:
+            return call()
+        except OSError as exc:
+            raise StdoutError(exc) from exc
+
+    def write(self, text: str) -> int:
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+            return self._checked(lambda: self._stream.write(text))
+        self._checked(self._stream.flush)  # what was written to it before, first
+        data = memoryview(text.encode(self._stream.encoding or "utf-8", self._stream.errors or "strict"))
+
+        def write_all():
+            nonlocal data
+            while data:
+                data = data[os.write(fd, data):]
+        self._checked(write_all)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._checked(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
 
 out = Console()
 err = Console(stderr=True)
@@ -34,16 +86,12 @@ def when(ts) -> str:
     return utc(ts) if ts is not None else "-"
 
 
-def parse_time(text: str | None) -> int | None:
-    """Epoch seconds from ``1735689600``, ``2025-01-01`` or ``2025-01-01T12:00`` (UTC)."""
-    if text is None:
-        return None
-    import pandas as pd
+def parse_time(text: str | None, option: str) -> int | None:
+    """Epoch seconds from ``1735689600``, ``2025-01-01`` or ``2025-01-01T12:00`` (UTC); before 2009
+    or in the future is a configuration error naming ``option``."""
+    from hbopt.cache.candles import epoch_seconds
 
-    try:
-        return int(float(text)) if text.replace(".", "", 1).isdigit() else int(pd.Timestamp(text, tz="UTC").timestamp())
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date (2025-01-01[T12:00]) or epoch seconds") from None
+    return None if text is None else epoch_seconds(text, option)
 
 
 def table(columns: list[str], rows: list[list], title: str | None = None) -> Table:
@@ -54,9 +102,28 @@ def table(columns: list[str], rows: list[list], title: str | None = None) -> Tab
 
 
 # --------------------------------------------------------------------------------------- root
+def _set_lock_wait(ctx, param, value: float | None) -> None:
+    """Click callback of ``--wait``: the lock wait for this command and the workers it starts."""
+    if value is not None:
+        if not 0 <= value < float("inf"):
+            raise click.BadParameter(f"{value} is not a number of seconds >= 0", param_hint="--wait")
+        os.environ["HBOPT_WAIT"] = repr(value)
+
+
+def wait_option(f):
+    """``--wait SECONDS``, on the root and on every command that takes a lock."""
+    from hbopt.settings import DEFAULT_LOCK_WAIT
+
+    return click.option("--wait", type=float, expose_value=False, callback=_set_lock_wait, metavar="SECONDS",
+                        help=f"How long to wait for a lock another process holds (a mirror refresh, a store "
+                             f"file being written) before giving up with exit 6 [default: {DEFAULT_LOCK_WAIT:g}, "
+                             f"or $HBOPT_WAIT].")(f)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="hbopt")
 @click.option("--debug", is_flag=True, envvar="HBOPT_DEBUG", help="Show tracebacks instead of one-line errors.")
+@wait_option
 @click.pass_context
 def cli(ctx, debug):
     """Offline, multi-core optimizer for Hummingbot V2 controllers.
@@ -87,6 +154,7 @@ def candle_key(connector, pair, interval):
 
 
 @data.command("synth", context_settings=CONTEXT)
+@wait_option
 @key_options
 @click.option("--days", type=float, default=120, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -111,7 +179,7 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
     from hbopt.cache.store import CandleStore
 
     key = candle_key(connector, pair, interval)
-    kwargs = {"end": parse_time(end)} if end else {}
+    kwargs = {"end": parse_time(end, "--end")} if end else {}
     df = synth.generate(days, interval, seed=seed, start_price=start_price, regime=regime, gap_rate=gap_rate,
                         annual_vol=vol, **kwargs)
     meta = {"source": "synth", "synthetic": True, "seed": seed, "regime": regime, "gap_rate": gap_rate,
@@ -130,6 +198,7 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
 
 
 @data.command("import", context_settings=CONTEXT)
+@wait_option
 @click.argument("file", type=click.Path(path_type=Path))
 @key_options
 @click.option("--repair", is_flag=True, help="Drop invalid rows instead of refusing the file.")
@@ -160,6 +229,7 @@ def data_import(file, connector, pair, interval, repair, force, replace, as_json
 
 
 @data.command("fetch", context_settings=CONTEXT)
+@wait_option
 @key_options
 @click.option("--days", type=float, default=90, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -209,6 +279,7 @@ def mirror():
 
 
 @mirror.command("refresh", context_settings=CONTEXT)
+@wait_option
 @click.option("--json", "as_json", is_flag=True)
 def mirror_refresh(as_json):
     """Copy changed or corrupt store files into the mirror (and drop ones gone from the store).
@@ -261,6 +332,7 @@ def mirror_status(as_json):
 
 
 @mirror.command("clear", context_settings=CONTEXT)
+@wait_option
 @click.option("--json", "as_json", is_flag=True)
 def mirror_clear(as_json):
     """Remove every mirrored file (the store is untouched).
@@ -277,13 +349,15 @@ def mirror_clear(as_json):
 
 # ---------------------------------------------------------------------------------- backtest
 def parse_set(values: tuple[str, ...]) -> dict:
-    """``--set key=value`` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    """``--set key=value`` pairs; values are read as YAML (numbers, booleans, strings, lists)."""
+    from hbopt.safe_yaml import load
+
     fields = {}
     for item in values:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
             raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
-        fields[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        fields[name.strip()] = load(raw, f"--set {name.strip()}") if raw.strip() else None
     return fields
 
 
@@ -295,6 +369,7 @@ def controllers_module(path) -> str | None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("config_file", required=False, type=click.Path(path_type=Path))
+@wait_option
 @click.option("--controller", help="Built-in or user controller by name, e.g. bollinger.")
 @click.option("--connector", help="Connector (overrides the config's connector_name).")
 @click.option("--pair", help="Trading pair (overrides the config's trading_pair).")
@@ -323,16 +398,19 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
       hbopt backtest my_controller.yml --days 30 --feature-timing open   # Hummingbot's own merge
     """
-    from hbopt.cache.files import read_yaml_mapping, write_text_atomic
     from hbopt.engine import backtest as run_backtest
+    from hbopt.files import is_stream, write_output
+    from hbopt.safe_yaml import read_mapping
 
     if bool(config_file) == bool(controller):
         raise click.UsageError("give a config file or --controller NAME (one of them)")
+    if ledger_file:
+        is_stream(ledger_file)  # a refused --ledger is said before the backtest runs
     user_module = controllers_module(controllers_path)
-    config = read_yaml_mapping(config_file, "a controller config") if config_file else {"controller_name": controller}
+    config = read_mapping(config_file, "a controller config") if config_file else {"controller_name": controller}
     config.update({k: v for k, v in (("connector_name", connector), ("trading_pair", pair)) if v})
     config.update(parse_set(sets))
-    start_ts, end_ts = parse_time(start), parse_time(end)
+    start_ts, end_ts = parse_time(start, "--start"), parse_time(end, "--end")
     if (start_ts is None) != (end_ts is None):
         raise click.UsageError("--start and --end go together")
     if days is not None and start_ts is not None:
@@ -342,7 +420,7 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
     result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
                           user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing)
     if ledger_file:
-        write_text_atomic(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
+        write_output(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
     if as_json:
         return emit_json(result)
     print_backtest(result)
@@ -472,9 +550,11 @@ def pool_options(f):
     @functools.wraps(f)
     def command(*args, workers, trial_timeout, max_worker_mb, backend, address, **kwargs):
         from hbopt.engine.local_pool import default_workers
+        from hbopt.engine.pool import check_trial_timeout
 
         if backend == "local" and address:
             raise click.UsageError("--address needs --backend ray")
+        check_trial_timeout(trial_timeout)
         if backend == "local" and workers is None:
             workers, note = default_workers(max_worker_mb)
             if note and not kwargs.get("quiet"):
@@ -494,6 +574,7 @@ def pool_options(f):
         click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="Where trials run: this machine's cores, or a Ray cluster's (pip install hbopt[ray])."),
         click.option("--address", help="Ray cluster to join: auto, or HOST:PORT [default: a local Ray instance]."),
+        wait_option,
     ]):
         command = option(command)
     return command
@@ -546,7 +627,7 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
         raise click.UsageError("use --days or --start/--end, not both")
     overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
-                 "start": parse_time(start), "end": parse_time(end), "resolution": resolution, "trade_cost": trade_cost,
+                 "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution, "trade_cost": trade_cost,
                  "engine": None if turbo is None else ("turbo" if turbo else "stock"), "feature_timing": feature_timing,
                  "holdout": holdout}
     if raw.get("engine") is None and turbo is None:
@@ -586,8 +667,11 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
       hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
       hbopt discover --turbo --holdout 0 --no-validate         # search the whole window, judge nothing
     """
+    from hbopt.search.storage import open_storage
     from hbopt.validate.studies import discover as run_discover, open_pool
 
+    if storage:
+        open_storage(storage)  # a bad URL is refused before anything else is done
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
                                          objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
                                          controllers_path, holdout)
@@ -867,7 +951,7 @@ def print_walkforward(r: dict) -> None:
 # ------------------------------------------------------------------------------------- study
 @cli.group(context_settings=CONTEXT)
 def study():
-    """Studies on disk: list, show, best, export, export-config."""
+    """Studies on disk: list, show, best, export, export-config, repair."""
 
 
 @study.command("list", context_settings=CONTEXT)
@@ -883,8 +967,39 @@ def study_list(as_json):
     if as_json:
         return emit_json(rows)
     out.print(table(["study", "controller", "connector", "pairs", "trials", "complete", "objective"],
-                    [[r["study"], r["controller"], r["connector"], ",".join(r["pairs"]), r["trials"], r["complete"],
+                    [[r["study"], "error", None, None, None, None, None] if "error" in r else
+                     [r["study"], r["controller"], r["connector"], ",".join(r["pairs"]), r["trials"], r["complete"],
                       ",".join(r["objective"])] for r in rows]))
+    for r in rows:
+        if "error" in r:
+            out.print(f"  {r['error']}", markup=False, highlight=False, soft_wrap=True)
+
+
+@study.command("repair", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--storage", help="The study's storage URL, when its manifest (which records it) is lost.")
+@click.option("--json", "as_json", is_flag=True)
+def study_repair(name, storage, as_json):
+    """Make a damaged study whole: its journal keeps every whole record (the original is kept as
+    journal.log.damaged), and a missing or damaged manifest is rebuilt from the spec and windows
+    the study keeps in its storage. A study that is whole is left as it is.
+
+    Example: hbopt study repair nightly
+    """
+    from hbopt.search.studies import repair
+
+    report = repair(name, storage)
+    if as_json:
+        return emit_json(report)
+    journal = report["journal"]
+    if journal and journal["dropped"]:
+        lines = ", ".join(map(str, journal["dropped"][:10])) + (" ..." if len(journal["dropped"]) > 10 else "")
+        out.print(f"study {name}: journal: kept {journal['kept']} whole records, dropped line(s) {lines}; the "
+                  f"original is kept as {journal['backup']}", markup=False, highlight=False, soft_wrap=True)
+    elif journal:
+        out.print(f"study {name}: journal: all {journal['kept']} records are whole")
+    out.print(f"study {name}: manifest " + ("rebuilt from the study's storage (its run history is lost)"
+                                             if report["manifest"] == "rebuilt" else "is whole"))
 
 
 @study.command("show", context_settings=CONTEXT)
@@ -905,7 +1020,7 @@ def study_show(name, as_json):
 
 @study.command("best", context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--top", type=int, default=10, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def study_best(name, top, as_json):
     """The best feasible trials (Pareto front first for several objectives).
@@ -936,19 +1051,22 @@ def study_export(name, fmt, out_file):
 
     Example: hbopt study export nightly --format jsonl --out nightly.jsonl
     """
-    from hbopt.cache.files import write_text_atomic
+    from hbopt.files import is_stream, write_output
     from hbopt.search.studies import export_trials
 
+    if out_file:
+        is_stream(out_file)  # refused before the study is read
     text = export_trials(name, fmt)
     if out_file:
-        write_text_atomic(out_file, text)
+        write_output(out_file, text)
     else:
         click.echo(text, nl=False)
 
 
 @study.command("export-config", context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--best", "best_n", type=int, default=1, show_default=True)
+@click.option("--best", "best_n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many of the best trials to export.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True)
 def study_export_config(name, best_n, out_dir, as_json):
@@ -996,13 +1114,31 @@ def main() -> None:
     """Entry point: run the CLI, turning errors into one line and a documented exit code.
 
     The command runs outside click's own ``main``, which would end a run silently with exit code
-    1 on any broken pipe; here only a closed standard output (``hbopt ... | head``) ends quietly.
+    1 on any broken pipe. Standard output is flushed here, inside the handlers: a reader that went
+    away (``hbopt ... | head``) is exit 141 with nothing more said, a full disk (``> /dev/full``)
+    exit 4 naming it, and a short write is never exit 0. Where the terminal's encoding cannot
+    show a character (``PYTHONIOENCODING=ascii``), it is written as its nearest ASCII.
     """
     debug = "--debug" in sys.argv[1:] or os.environ.get("HBOPT_DEBUG") not in (None, "", "0")
+    _write_what_encodings_cannot_show()
+    stream = sys.stdout
+    sys.stdout = CheckedStdout(stream)
+    try:
+        _run(debug)
+    finally:
+        sys.stdout = stream
+
+
+def _run(debug: bool) -> None:
+    code = 0
     try:
         with cli.make_context("hbopt", sys.argv[1:]) as ctx:
             cli.invoke(ctx)
-    except click.exceptions.Exit as exc:
+    except click.exceptions.Exit as exc:  # --help, --version
+        code = exc.exit_code
+    except click.UsageError as exc:
+        helped = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        err.print(f"error: {exc.format_message()}{helped}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
@@ -1015,30 +1151,63 @@ def main() -> None:
             raise
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        if not _stdout_closed():
-            _internal_error(debug)
-        sys.exit(141)  # what a shell reports for a reader that went away
+    except StdoutError as exc:
+        _stdout_failed(exc, debug)
+    except SystemExit as exc:  # hbopt's commands never exit: code they ran did
+        _internal_error(debug, f"code run by the command called sys.exit({exc.code!r})")
     except Exception:
         _internal_error(debug)
-
-
-def _stdout_closed() -> bool:
-    """Whether standard output's reader has gone; if so, stdout is pointed at /dev/null so that
-    Python's own flush at exit stays quiet."""
     try:
         sys.stdout.flush()
-        return False
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return True
+    except StdoutError as exc:
+        _stdout_failed(exc, debug)
+    sys.exit(code)
 
 
-def _internal_error(debug: bool) -> None:
+def _stdout_failed(exc: StdoutError, debug: bool) -> None:
+    """Standard output's reader left (exit 141, nothing said) or its disk is full (exit 4). It
+    is then pointed at /dev/null, so that Python's own flush at exit stays quiet."""
+    from hbopt.files import is_no_space
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+    if exc.cause.errno == errno.EPIPE:
+        sys.exit(141)  # what a shell reports for a reader that went away
+    if debug:
+        raise exc
+    reason = "the disk is full" if is_no_space(exc.cause) else exc
+    err.print(f"error: cannot write standard output: {reason}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(4)
+
+
+_ASCII = {"…": "...", "—": "-", "–": "-", "→": "->", "←": "<-", "±": "+/-", "×": "x", "µ": "u", "’": "'",
+          "‘": "'", "“": '"', "”": '"', "≥": ">=", "≤": "<=", "•": "*", "·": "."}
+
+
+def _nearest_ascii(error: UnicodeEncodeError):
+    return "".join(_ASCII.get(c, "?") for c in error.object[error.start:error.end]), error.end
+
+
+def _write_what_encodings_cannot_show() -> None:
+    """Standard output and error write a character their encoding lacks as its nearest ASCII
+    (tables then draw their borders in ASCII: rich does so for any encoding but UTF)."""
+    codecs.register_error("hbopt_ascii", _nearest_ascii)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            "…—".encode(encoding)
+        except UnicodeEncodeError:
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(errors="hbopt_ascii")
+        except LookupError:
+            pass
+
+
+def _internal_error(debug: bool, what: str | None = None) -> None:
     """A bug: say so in one line and exit 1; ``--debug`` shows the traceback."""
     if debug:
         raise
     exc = sys.exc_info()[1]
-    err.print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+    err.print(f"internal error: {what or f'{type(exc).__name__}: {exc}'} (rerun with --debug for the traceback)",
               markup=False, highlight=False, soft_wrap=True)
     sys.exit(1)
