@@ -627,9 +627,9 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
         raise click.UsageError("use --days or --start/--end, not both")
     overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
-                 "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution, "trade_cost": trade_cost,
-                 "engine": None if turbo is None else ("turbo" if turbo else "stock"), "feature_timing": feature_timing,
-                 "holdout": holdout}
+                 "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution,
+                 "trade_cost": trade_cost, "engine": None if turbo is None else ("turbo" if turbo else "stock"),
+                 "feature_timing": feature_timing, "holdout": holdout}
     if raw.get("engine") is None and turbo is None:
         overrides["engine"] = "stock"
     spec = build_spec(raw, overrides, user_module, CandleStore().pairs)

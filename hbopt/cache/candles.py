@@ -205,7 +205,8 @@ def check_frame(df: pd.DataFrame, interval: str, what: str) -> None:
     unordered = np.flatnonzero(np.diff(ts) <= 0)
     if len(unordered):
         row = int(unordered[0]) + 1
-        raise DataError(f"refusing to store {what}: {_describe_row(row, ts[row])}: timestamp is not after the row before")
+        raise DataError(f"refusing to store {what}: {_describe_row(row, ts[row])}: timestamp is not after the "
+                        "row before")
 
 
 def epoch_seconds(value, setting: str) -> int:

@@ -120,23 +120,25 @@ class Mirror:
             fh.close()
             raise
 
-    def _state(self, key: CandleKey) -> tuple[str, str | None]:
-        """The state of a stored file's mirror copy (see :meth:`status`) and why, when not fresh."""
+    def _state(self, key: CandleKey) -> tuple[str, str | None, dict]:
+        """The state of a stored file's mirror copy (see :meth:`status`), why when it is
+        unreadable or corrupt, and its sidecar (empty when there is no whole one)."""
         error = self.store.read_error(key)
         if error:
-            return "unreadable", error
+            return "unreadable", error, {}
+        side = {}
         try:
-            side = self._sidecar(key)
-            if side is None:
-                return "missing", None
+            side = self._sidecar(key) or {}
+            if not side:
+                return "missing", None, side
             if not self._same_source(key, side):
-                return "stale", None
+                return "stale", None, side
             self._open_array(key, side)[0].close()
         except FileNotFoundError:
-            return "missing", None
+            return "missing", None, side
         except _Damaged as exc:
-            return "corrupt", str(exc)
-        return "fresh", None
+            return "corrupt", str(exc), side
+        return "fresh", None, side
 
     def _same_source(self, key: CandleKey, side: dict) -> bool:
         """Whether the store file is the one mirrored: the same identity, or else the same bytes."""
@@ -152,16 +154,12 @@ class Mirror:
         stored = set(self.store.keys())
         rows = []
         for key in sorted(stored | set(self.mirrored_keys())):
-            state, error = self._state(key) if key in stored else ("orphan", None)
+            state, error, side = self._state(key) if key in stored else ("orphan", None, {})
             row = {"file": key.stem, "connector": key.connector, "pair": key.pair, "interval": key.interval,
                    "state": state}
             if error:
                 row["error"] = error
-            elif state != "missing":
-                try:
-                    side = self._sidecar(key) or {}
-                except _Damaged:
-                    side = {}
+            else:
                 row.update({k: side[k] for k in ("rows", "first", "last", "mirrored_at", "source_checksum") if k in side})
             rows.append(row)
         return rows
