@@ -116,28 +116,31 @@ def _describe_row(position: int, ts: float) -> str:
     return f"row {position + 1}"
 
 
-def _row_problems(df: pd.DataFrame, step: int, now: float) -> pd.Series:
-    """A description of what is wrong with each invalid row, empty string for valid rows."""
-    problems = pd.Series("", index=df.index, dtype=object)
-
-    def flag(mask, text):
-        nonlocal problems
-        mask = mask & (problems == "")
-        problems = problems.mask(mask, text)
-
-    flag(~np.isfinite(df["timestamp"]), "timestamp is missing or not a number")
-    flag(df["timestamp"] < EARLIEST, "timestamp is before 2009")
-    flag(df["timestamp"] > now + step, "timestamp is in the future")
-    for col in PRICE_COLUMNS + ("volume",):
-        flag(~np.isfinite(df[col]), f"{col} is missing or not a finite number")
-    for col in PRICE_COLUMNS:
-        flag(df[col] <= 0, f"{col} is not positive")
-    flag(df["volume"] < 0, "volume is negative")
-    flag(df["high"] < df["low"], "high < low")
-    flag(df["high"] < df[["open", "close"]].max(axis=1), "high is below open or close")
-    flag(df["low"] > df[["open", "close"]].min(axis=1), "low is above open or close")
-    flag(df["timestamp"] % step != 0, f"timestamp is not aligned to the {step}s interval")
-    return problems
+def _invalid_rows(df: pd.DataFrame, step: int) -> tuple[np.ndarray, str | None]:
+    """Which rows are invalid (a boolean array), and what is wrong with the first of them, with
+    its row number and time (``None`` when every row is valid). A row's problem is the first of
+    these it fails: a timestamp that is missing, before 2009 or in the future; a price or volume
+    that is missing or infinite; a price that is not positive; a negative volume; high < low; a
+    high or low that does not contain open and close; a timestamp off the interval's grid."""
+    measured = PRICE_COLUMNS + ("volume",)
+    c = {name: df[name].to_numpy(dtype="float64") for name in ("timestamp",) + measured}
+    ts = c["timestamp"]
+    with np.errstate(invalid="ignore"):
+        fine = [("timestamp is missing or not a number", np.isfinite(ts)),
+                ("timestamp is before 2009", ts >= EARLIEST),
+                ("timestamp is in the future", ts <= time.time() + step),
+                *((f"{col} is missing or not a finite number", np.isfinite(c[col])) for col in measured),
+                *((f"{col} is not positive", c[col] > 0) for col in PRICE_COLUMNS),
+                ("volume is negative", c["volume"] >= 0),
+                ("high < low", c["high"] >= c["low"]),
+                ("high is below open or close", c["high"] >= np.maximum(c["open"], c["close"])),
+                ("low is above open or close", c["low"] <= np.minimum(c["open"], c["close"])),
+                (f"timestamp is not aligned to the {step}s interval", ts % step == 0)]
+    bad = ~np.logical_and.reduce([ok for _, ok in fine])
+    if not bad.any():
+        return bad, None
+    first = int(np.flatnonzero(bad)[0])
+    return bad, f"{_describe_row(first, ts[first])}: {next(text for text, ok in fine if not ok[first])}"
 
 
 def normalise(raw: pd.DataFrame, interval: str, repair: bool = False,
@@ -166,11 +169,8 @@ def normalise(raw: pd.DataFrame, interval: str, repair: bool = False,
             report.filled_columns.append(col)
     df = df[list(COLUMNS)].astype("float64")
 
-    problems = _row_problems(df, step, time.time())
-    bad = problems != ""
-    if bad.any():
-        first = int(np.flatnonzero(bad.to_numpy())[0])
-        problem = f"{_describe_row(first, df['timestamp'].iat[first])}: {problems.iat[first]}"
+    bad, problem = _invalid_rows(df, step)
+    if problem:
         if not repair:
             raise DataError(f"{problem} ({int(bad.sum())} invalid row(s) in all; --repair drops them)")
         if 2 * bad.sum() > len(df) and not force:
@@ -196,12 +196,10 @@ def check_frame(df: pd.DataFrame, interval: str, what: str) -> None:
     if df.empty:
         raise DataError(f"refusing to store {what}: no candles")
     df = df.reset_index(drop=True)
-    problems = _row_problems(df, interval_seconds(interval), time.time())
-    bad = np.flatnonzero((problems != "").to_numpy())
+    _, problem = _invalid_rows(df, interval_seconds(interval))
+    if problem:
+        raise DataError(f"refusing to store {what}: {problem}")
     ts = df["timestamp"].to_numpy(dtype="float64")
-    if len(bad):
-        first = int(bad[0])
-        raise DataError(f"refusing to store {what}: {_describe_row(first, ts[first])}: {problems.iat[first]}")
     unordered = np.flatnonzero(np.diff(ts) <= 0)
     if len(unordered):
         row = int(unordered[0]) + 1
