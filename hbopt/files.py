@@ -102,14 +102,19 @@ def _remedy(path: Path, joiner: str = "") -> str:
     return ""
 
 
-def owned_folder(path: Path, what: str, mode: int | None = 0o700, create: bool = True) -> Path:
+def owned_folder(path: Path, what: str, mode: int | None = 0o700, create: bool = True,
+                 links: bool = False) -> Path:
     """``path`` as a folder only this user can write; created (``mode``, masked by the umask) with
     its parents if missing and ``create``. A :class:`ConfigError` naming the setting that chose it if
-    it is a symbolic link or not a folder, belongs to another user, can be written by others, or
-    lies in a folder another user could rename it out of (one owned by neither this user nor root,
-    or writable by others without the sticky bit ``/tmp`` has). Returns ``path``."""
+    it is not a folder, belongs to another user, can be written by others, or lies in a folder
+    another user could rename it out of (one owned by neither this user nor root, or writable by
+    others without the sticky bit ``/tmp`` has); or if it is a symbolic link, unless ``links``:
+    then the link, in a folder that passes, is followed to a folder that must pass too. Returns
+    ``path``."""
     path = Path(path)
     _check_ancestors(path, what)
+    if links and path.is_symlink():
+        return owned_folder(Path(os.path.realpath(path)), what, mode, create)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -131,6 +136,12 @@ def owned_folder(path: Path, what: str, mode: int | None = 0o700, create: bool =
     if problem:
         raise problem
     return path
+
+
+def home_folder(path: Path, what: str, create: bool = True) -> Path:
+    """A folder under ``$HBOPT_HOME`` (the store, studies): :func:`owned_folder`, made 0755, and
+    reached through a symbolic link of this user's where there is one (a store kept on a bigger disk)."""
+    return owned_folder(path, what, mode=0o755, create=create, links=True)
 
 
 def _check_ancestors(path: Path, what: str) -> None:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from hbopt.errors import BusyError, ConfigError, DataError
-from hbopt.files import atomic_path, file_lock, owned_folder, read_json, write_output, write_text_atomic
+from hbopt.files import atomic_path, file_lock, home_folder, owned_folder, read_json, write_output, write_text_atomic
 
 OTHER = 65534
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="handing a file to another user needs root")
@@ -70,6 +70,17 @@ def test_a_folder_that_is_a_symbolic_link_is_refused_and_its_target_left_alone(t
     with pytest.raises(ConfigError, match="is not a folder \\(it is a symbolic link\\)"):
         owned_folder(tmp_path / "link", "mirror folder")
     assert list((tmp_path / "private").iterdir()) == []
+
+
+def test_a_home_folder_may_be_a_link_of_yours_to_a_folder_of_yours(tmp_path):
+    (tmp_path / "big-disk").mkdir()
+    (tmp_path / "candles").symlink_to(tmp_path / "big-disk" / "candles")
+    assert home_folder(tmp_path / "candles", "candle store") == tmp_path / "big-disk" / "candles"
+    assert (tmp_path / "big-disk" / "candles").is_dir()
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "big-disk" / "candles", OTHER, OTHER)
+        with pytest.raises(ConfigError, match="candle store .*big-disk/candles belongs to nobody"):
+            home_folder(tmp_path / "candles", "candle store")
 
 
 @as_root

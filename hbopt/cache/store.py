@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from hbopt import settings
 from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, check_frame, interval_seconds, merge
-from hbopt.files import atomic_path, file_lock, owned_folder
+from hbopt.files import atomic_path, file_lock, home_folder
 from hbopt.errors import ConfigError, DataError
 
 SUFFIX = ".parquet"
@@ -92,7 +92,7 @@ class CandleStore:
 
     def _folder(self, create: bool) -> Path:
         """The store folder, checked to be this user's own (created when ``create``)."""
-        return owned_folder(self.root, "candle store", mode=0o755, create=create)
+        return home_folder(self.root, "candle store", create=create)
 
     def path(self, key: CandleKey) -> Path:
         return self.root / f"{key.stem}{SUFFIX}"

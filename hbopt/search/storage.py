@@ -26,7 +26,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from hbopt import __version__, settings
 from hbopt.errors import ConfigError, DataError
-from hbopt.files import ensure_file, file_lock, owned_folder, read_json, unusable, write_text_atomic
+from hbopt.files import ensure_file, file_lock, home_folder, read_json, unusable, write_text_atomic
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
 MANIFEST_KEYS = {"name": str, "created_at": int, "spec": dict, "runs": list}
@@ -114,13 +114,13 @@ class StudyFolder:
     def exists(self) -> bool:
         """Whether this is a study: it has a manifest, or a journal with records (whose manifest
         is then missing: :meth:`manifest` says so)."""
-        owned_folder(studies_dir(), "studies folder", mode=0o755, create=False)
+        home_folder(studies_dir(), "studies folder", create=False)
         return self.manifest_path.is_file() or (self.journal_path.is_file() and self.journal_path.stat().st_size > 0)
 
     def make(self) -> None:
         """Create the study's folder (this user's own) for a run."""
-        owned_folder(studies_dir(), "studies folder", mode=0o755)
-        owned_folder(self.path, "study folder", mode=0o755)
+        home_folder(studies_dir(), "studies folder")
+        home_folder(self.path, "study folder")
 
     def storage_url(self, url: str | None = None) -> str | None:
         """The storage URL a run uses: ``url`` if given, else the one recorded (None: the journal)."""
@@ -256,7 +256,7 @@ _SCHEMA_TRIES = 4
 
 def list_study_names() -> list[str]:
     """The studies in the studies folder: folders with a manifest or a journal."""
-    root = owned_folder(studies_dir(), "studies folder", mode=0o755, create=False)
+    root = home_folder(studies_dir(), "studies folder", create=False)
     if not root.is_dir():
         return []
     names = (p.name for p in root.iterdir() if (p / "manifest.json").is_file() or (p / "journal.log").is_file())

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from hbopt import settings
-from hbopt.files import owned_folder, read_json, write_text_atomic
+from hbopt.files import home_folder, read_json, write_text_atomic
 from hbopt.engine.pool import Pool, Trial
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Progress
@@ -77,7 +77,7 @@ def walkforward(spec: StudySpec, k: int, n_trials: int, pool: Pool, anchored: bo
     results = []
     for name, study_spec in study_names(spec, study_name):
         study_spec = replace(study_spec, holdout=0.0)
-        folder = owned_folder(walkforward_dir(name), "walk-forward folder", mode=0o755)
+        folder = home_folder(walkforward_dir(name), "walk-forward folder")
         the_plan = _pinned_plan(name, lambda: plan(study_spec, k, anchored, user_module), k, anchored)
         on_plan(name, the_plan)
         result = _run(name, study_spec, the_plan, n_trials, pool, user_module, on_progress)
