@@ -582,7 +582,7 @@ def pool_options(f):
 
 def threshold_options(f):
     """What a validation's pass needs (discover and validate)."""
-    from hbopt.validate.verdict import Thresholds
+    from hbopt.validate.thresholds import Thresholds
 
     d = Thresholds()
     for option in reversed([
@@ -604,7 +604,7 @@ def threshold_options(f):
 
 
 def thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks):
-    from hbopt.validate.verdict import Thresholds
+    from hbopt.validate.thresholds import Thresholds
 
     if pbo_blocks % 2:
         raise click.BadParameter("must be even", param_hint="--pbo-blocks")
@@ -1155,13 +1155,26 @@ def _run(debug: bool) -> None:
         _stdout_failed(exc, debug)
     except SystemExit as exc:  # hbopt's commands never exit: code they ran did
         _internal_error(debug, f"code run by the command called sys.exit({exc.code!r})")
-    except Exception:
+    except Exception as exc:
+        if _caused_by_interrupt(exc):  # a library that turned Ctrl-C into an error of its own
+            err.print("interrupted")
+            sys.exit(130)
         _internal_error(debug)
     try:
         sys.stdout.flush()
     except StdoutError as exc:
         _stdout_failed(exc, debug)
     sys.exit(code)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _stdout_failed(exc: StdoutError, debug: bool) -> None:

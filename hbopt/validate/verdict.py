@@ -1,25 +1,9 @@
-"""The verdict a validation adds up to, and the thresholds it is judged by (data for cron: a
-fail is not an error)."""
+"""The verdict a validation adds up to, judged by :class:`Thresholds` (data for cron: a fail
+is not an error)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from hbopt.engine.results import account_pnl
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """What a pass needs (every figure is reported whatever its outcome)."""
-
-    min_dsr: float = 0.95           # deflated Sharpe ratio, a probability
-    max_pbo: float = 0.5            # probability of backtest overfitting (must be below)
-    neighbourhood: float = 0.5      # the neighbours' median keeps at least this share of the best's score
-    min_oos_pnl: float = 0.0        # out-of-sample net PnL (quote) must be above
-    cost_multiple: float = 2.0      # the stress test's trade cost, times the study's
-    pbo_blocks: int = 16            # CSCV blocks (even)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from hbopt.validate.thresholds import Thresholds
 
 
 def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | None) -> dict:
