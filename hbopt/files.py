@@ -45,13 +45,25 @@ def user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _setting_for(path: Path) -> str:
-    """`` (the folder comes from $SETTING=value)`` when ``path`` lies under a folder a setting chose."""
+def _setting(path: Path) -> tuple[str, Path] | None:
+    """The setting (``HBOPT_MIRROR_DIR``, ``HBOPT_HOME``) and the folder it chose that ``path`` lies in."""
     path = Path(path)
     for variable, folder in (("HBOPT_MIRROR_DIR", settings.mirror_dir()), ("HBOPT_HOME", settings.home())):
         if path == folder or path.is_relative_to(folder):
-            return f" (the folder comes from ${variable}={folder})"
-    return ""
+            return variable, folder
+    return None
+
+
+def _setting_for(path: Path) -> str:
+    """`` (the folder comes from $SETTING=value)`` when ``path`` lies under a folder a setting chose."""
+    found = _setting(path)
+    return f" (the folder comes from ${found[0]}={found[1]})" if found else ""
+
+
+def _remedy(path: Path, joiner: str = "") -> str:
+    """``; set $SETTING to a folder of your own`` when a setting chose the folder ``path`` lies in."""
+    found = _setting(path)
+    return f"; {joiner}set ${found[0]} to a folder of your own" if found else ""
 
 
 def unusable(path: Path, action: str, exc: OSError) -> ConfigError:
@@ -91,15 +103,6 @@ def _not_ours(path: Path, st: os.stat_result, what: str) -> ConfigError | None:
         return ConfigError(f"{what} {path} can be written by others (mode {stat.S_IMODE(st.st_mode):o}): they could "
                            f"feed it hbopt's data; chmod go-w it{_remedy(path, 'or ')}")
     return None
-
-
-def _remedy(path: Path, joiner: str = "") -> str:
-    setting = _setting_for(path)
-    if "HBOPT_MIRROR_DIR" in setting:
-        return f"; {joiner}set $HBOPT_MIRROR_DIR to a folder of your own"
-    if "HBOPT_HOME" in setting:
-        return f"; {joiner}set $HBOPT_HOME to a folder of your own"
-    return ""
 
 
 def owned_folder(path: Path, what: str, mode: int | None = 0o700, create: bool = True,
@@ -161,25 +164,35 @@ def _check_ancestors(path: Path, what: str) -> None:
                               f"{stat.S_IMODE(st.st_mode):o}, not sticky): they could replace it{_remedy(path)}")
 
 
-def open_owned(path: Path, what: str) -> int:
-    """A read-only descriptor of ``path``, a regular file of this user's that others cannot write,
-    opened without following a symbolic link; :class:`FileNotFoundError` if there is none, a
-    :class:`ConfigError` naming the setting if it is anything else."""
+def _open_file(path: Path, flags: int, what: str, action: str, mode: int = 0o666,
+               owned: bool = False) -> tuple[int, os.stat_result]:
+    """``path`` opened with ``flags``, never through a symbolic link, never blocking on a FIFO, and
+    checked to be a regular file (``owned``: this user's, that others cannot write); its
+    descriptor and ``fstat``. ``FileNotFoundError`` passes; a link or anything but such a file is a
+    :class:`ConfigError` naming ``what`` and the setting; another ``OSError`` one naming ``action``."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        raise
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise ConfigError(f"{what} {path} is a symbolic link{_remedy(path)}") from None
-        if exc.errno == errno.ENOENT:
-            raise
-        raise unusable(path, "read", exc) from None
+            raise ConfigError(f"{what} {path} is a symbolic link: hbopt never follows one{_remedy(path)}") from None
+        raise unusable(path, action, exc) from None
     st = os.fstat(fd)
-    problem = (None if stat.S_ISREG(st.st_mode) else ConfigError(f"{what} {path} is a {_kind(st.st_mode)}, not a "
-                                                                  f"file{_remedy(path)}")) or _not_ours(path, st, what)
+    problem = (None if stat.S_ISREG(st.st_mode) else
+               ConfigError(f"{what} {path} is a {_kind(st.st_mode)}, not a file{_remedy(path)}")) \
+        or (_not_ours(path, st, what) if owned else None)
     if problem:
         os.close(fd)
         raise problem
-    return fd
+    return fd, st
+
+
+def open_owned(path: Path, what: str) -> int:
+    """A read-only descriptor of ``path``, a regular file of this user's that others cannot write,
+    opened without following a symbolic link; ``FileNotFoundError`` if there is none, a
+    :class:`ConfigError` naming the setting if it is anything else."""
+    return _open_file(path, os.O_RDONLY, what, "read", owned=True)[0]
 
 
 def read_owned(path: Path, what: str, limit: int = 1 << 20) -> bytes | None:
@@ -313,19 +326,7 @@ def ensure_file(path: Path, what: str) -> Path:
     """``path`` as an existing regular file, created (empty, umask permitting) if missing without
     following a symbolic link; a :class:`ConfigError` if it is a link or anything but a file."""
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
-                     | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ConfigError(f"{what} {path} is a symbolic link: hbopt never writes through one") from None
-        raise unusable(path, "create", exc) from None
-    try:
-        kind = os.fstat(fd).st_mode
-    finally:
-        os.close(fd)
-    if not stat.S_ISREG(kind):
-        raise ConfigError(f"{what} {path} is a {_kind(kind)}, not a file")
+    os.close(_open_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, what, "create")[0])
     return path
 
 
@@ -335,14 +336,14 @@ def is_no_space(exc: OSError) -> bool:
 
 
 # ------------------------------------------------------------------------------------ reading
-def read_json(path: Path, what: str, remedy: str = "") -> dict:
-    """A JSON object hbopt wrote to ``path``; a :class:`DataError` naming it (and ``remedy``) if
-    it cannot be read or is not one. ``FileNotFoundError`` if it is missing."""
+def read_json(path: Path, what: str, remedy: str = "") -> dict | None:
+    """A JSON object hbopt wrote to ``path``, ``None`` if there is none; a :class:`DataError`
+    naming it (and ``remedy``) if it cannot be read or is not one."""
     path = Path(path)
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
-        raise
+        return None
     except OSError as exc:
         raise DataError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -368,20 +369,8 @@ def file_lock(path: Path, shared: bool = False, wait: bool = True, what: str = "
     path = Path(path)
     what = what or str(path)
     _make_folder(path.parent)
+    fd, st = _open_file(path, os.O_RDONLY | os.O_CREAT, "lock file", "create lock file", 0o600, owned)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
-                     0o600)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ConfigError(f"lock file {path} is a symbolic link: hbopt never follows one{_remedy(path)}") from None
-        raise unusable(path, "create lock file", exc) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"lock file {path} is a {_kind(st.st_mode)}, not a file{_remedy(path)}")
-        problem = _not_ours(path, st, "lock file") if owned else None
-        if problem:
-            raise problem
         _acquire(fd, path, st, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, wait, what)
         yield
     finally:

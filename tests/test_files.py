@@ -228,6 +228,7 @@ def test_state_that_is_not_whole_json_is_named_as_damaged(tmp_path):
     (tmp_path / "validation.json").write_text("[1, 2]")
     with pytest.raises(DataError, match=r"is damaged \(it holds no JSON object\)"):
         read_json(tmp_path / "validation.json", "its validation")
+    assert read_json(tmp_path / "never-written.json", "its validation") is None
 
 
 def test_a_binary_config_file_is_exit_4_with_one_line(hbopt, tmp_path):

@@ -197,10 +197,11 @@ class Mirror:
         array_path = self._array_path(key)
         with atomic_path(array_path, mode=_FILE_MODE) as tmp, open(tmp, "wb") as fh:
             np.save(fh, arr)
+        array = _array_identity(os.stat(array_path))  # after the rename, which changes its ctime
         sidecar = {
             "columns": list(COLUMNS), "rows": int(arr.shape[0]),
             "first": int(arr[0, 0]) if len(arr) else None, "last": int(arr[-1, 0]) if len(arr) else None,
-            "bytes": os.stat(array_path).st_size, "array": _array_identity(os.stat(array_path)),
+            "bytes": array["bytes"], "array": array,
             "source": self.store.path(key).name, "source_checksum": source.pop("sha256"), "source_stat": source,
             "mirrored_at": int(time.time()),
         }

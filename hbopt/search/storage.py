@@ -21,7 +21,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import optuna
-
 from optuna.storages.journal import JournalFileBackend
 
 from hbopt import __version__, settings
@@ -140,11 +139,10 @@ class StudyFolder:
             known = ", ".join(list_study_names()) or "none yet"
             raise ConfigError(f"no study named {self.name!r} (studies: {known})")
         remedy = f"; 'hbopt study repair {self.name}' rebuilds it from the study's journal"
-        try:
-            manifest = read_json(self.manifest_path, f"study {self.name}: its manifest", remedy)
-        except FileNotFoundError:
+        manifest = read_json(self.manifest_path, f"study {self.name}: its manifest", remedy)
+        if manifest is None:
             raise DataError(f"study {self.name}: its manifest {self.manifest_path} is missing (its windows are "
-                            f"unknown, so it cannot be resumed or judged){remedy}") from None
+                            f"unknown, so it cannot be resumed or judged){remedy}")
         problem = manifest_problem(manifest)
         if problem:
             raise DataError(f"study {self.name}: its manifest {self.manifest_path} is damaged ({problem}){remedy}")

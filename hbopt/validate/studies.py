@@ -47,11 +47,8 @@ def validation_path(folder: StudyFolder):
 
 
 def load_validation(folder: StudyFolder) -> dict | None:
-    try:
-        return read_json(validation_path(folder), f"study {folder.name}: its validation",
-                         f"; 'hbopt validate {folder.name}' writes it again")
-    except FileNotFoundError:
-        return None
+    return read_json(validation_path(folder), f"study {folder.name}: its validation",
+                     f"; 'hbopt validate {folder.name}' writes it again")
 
 
 def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None) -> dict:
@@ -63,15 +60,17 @@ def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None) ->
 def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
     """The spec a study was created with, from its manifest."""
     from hbopt.cache.store import CandleStore
+    from hbopt.engine.controllers import config_class, controller_type_of
 
     # a study from before holdouts had none
     raw = {"holdout": 0, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
+    # a controller not found here (a --controllers-path left out) is the command's fault, not the file's
+    config_class(controller_type_of(raw["controller"], user_module), raw["controller"], user_module)
     try:
         return build_spec(raw, {}, user_module, CandleStore().pairs)
     except ConfigError as exc:
-        if "unknown controller" in str(exc) or "cannot import" in str(exc):
-            raise  # the controller is not found here (a --controllers-path missing), not a damaged file
-        raise DataError(f"study {folder.name}: the spec in its manifest {folder.manifest_path} is invalid ({exc})") from None
+        raise DataError(f"study {folder.name}: the spec in its manifest {folder.manifest_path} is invalid "
+                        f"({exc})") from None
 
 
 def important_params(study: optuna.Study) -> list[str]:

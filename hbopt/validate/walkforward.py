@@ -33,11 +33,8 @@ def walkforward_dir(name: str):
 
 
 def load_walkforward(name: str) -> dict | None:
-    try:
-        return read_json(walkforward_dir(name) / "result.json", f"walk-forward {name}: its result",
-                         f"; running 'hbopt walkforward --study {name}' again writes it")
-    except FileNotFoundError:
-        return None
+    return read_json(walkforward_dir(name) / "result.json", f"walk-forward {name}: its result",
+                     f"; running 'hbopt walkforward --study {name}' again writes it")
 
 
 def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> dict:
@@ -50,15 +47,12 @@ def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> di
 
 
 def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -> dict:
-    path = walkforward_dir(name) / "plan.json"
-    try:
-        pinned = read_json(path, f"walk-forward {name}: its plan", f"; remove {walkforward_dir(name)} to plan it afresh")
-    except FileNotFoundError:
-        pinned = None
+    path, remedy = walkforward_dir(name) / "plan.json", f"; remove {walkforward_dir(name)} to plan it afresh"
+    pinned = read_json(path, f"walk-forward {name}: its plan", remedy)
     if pinned is not None:
         if not isinstance(pinned.get("pairs"), dict) or {"folds", "anchored"} - set(pinned):
-            raise DataError(f"walk-forward {name}: its plan {path} is damaged (it lacks folds, anchored or pairs); "
-                            f"remove {walkforward_dir(name)} to plan it afresh")
+            raise DataError(f"walk-forward {name}: its plan {path} is damaged (it lacks folds, anchored or "
+                            f"pairs){remedy}")
         if (pinned["folds"], pinned["anchored"]) != (k, anchored):
             raise ConfigError(f"walk-forward {name} exists with {pinned['folds']} "
                               f"{'anchored' if pinned['anchored'] else 'rolling'} folds; use the same, or another --study name")
