@@ -667,11 +667,11 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
       hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
       hbopt discover --turbo --holdout 0 --no-validate         # search the whole window, judge nothing
     """
-    from hbopt.search.storage import open_storage
+    from hbopt.search.storage import check_storage_url
     from hbopt.validate.studies import discover as run_discover, open_pool
 
     if storage:
-        open_storage(storage)  # a bad URL is refused before anything else is done
+        check_storage_url(storage)  # refused before anything else is done (the database is opened later, once)
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
                                          objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
                                          controllers_path, holdout)

@@ -222,12 +222,11 @@ def manifest_problem(manifest: dict) -> str | None:
     return f"it lacks or garbles {', '.join(wrong)}" if wrong else None
 
 
-def open_storage(url: str):
-    """The optuna storage at ``url`` (an RDB URL such as ``sqlite:///studies.db``); ConfigError if
-    it cannot be opened. Drivers started at once on a new database race to create optuna's
-    tables: the one that loses tries again once they exist."""
+def check_storage_url(url: str) -> None:
+    """A :class:`ConfigError` for a storage URL that cannot name a lasting database: not a URL,
+    or an in-memory SQLite one (the study would vanish when hbopt exits). Connects to nothing."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError
+    from sqlalchemy.exc import ArgumentError
 
     try:
         parsed = make_url(url)
@@ -237,16 +236,29 @@ def open_storage(url: str):
                                                   or parsed.query.get("mode") == "memory"):
         raise ConfigError(f"storage {url} is an in-memory database: the study would vanish when hbopt exits; "
                           "use a file, e.g. sqlite:///studies.db")
+
+
+def open_storage(url: str):
+    """The optuna storage at ``url`` (an RDB URL such as ``sqlite:///studies.db``); ConfigError if
+    it is refused (:func:`check_storage_url`) or cannot be opened. Drivers started at once on a new
+    database race to create optuna's tables: the one that loses (IntegrityError or ProgrammingError
+    on PostgreSQL; on SQLite an OperationalError, "table ... already exists") tries again once they
+    exist, and so does one that found the database locked."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    check_storage_url(url)
     for attempt in range(_SCHEMA_TRIES):
+        if attempt:
+            time.sleep(0.5 * attempt)
         try:
             return optuna.storages.get_storage(url)
-        except (IntegrityError, ProgrammingError) as exc:
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
             error = exc
-            time.sleep(0.5 * (attempt + 1))
         except Exception as exc:
             error = exc
             break
-    raise ConfigError(f"cannot open storage {url}: {error}")
+    reason = (str(error).strip() or type(error).__name__).splitlines()[0]  # SQLAlchemy's messages run on
+    raise ConfigError(f"cannot open storage {url}: {reason}")
 
 
 _SCHEMA_TRIES = 4

@@ -34,6 +34,8 @@ def one_line_error(run, code: int, message: str) -> None:
     ({"fixed": {"total_amount_quote": "lots"}}, [], "no point tried makes a valid config; the first: invalid bollinger config: total_amount_quote"),
     ({"feature_timing": "noon"}, [], "feature_timing must be one of close, open, not 'noon'"),
     (None, ["--storage", "nosuchdb://host/x"], "cannot open storage nosuchdb://host/x"),
+    (None, ["--storage", "sqlite:////no/such/folder/studies.db"],
+     "cannot open storage sqlite:////no/such/folder/studies.db: (sqlite3.OperationalError) unable to open database file"),
     (None, ["--holdout", "0.9"], "holdout must be a fraction of the window from 0 (none) to 0.75, not 0.9"),
 ])
 def test_invalid_settings_are_refused_before_any_study_folder_exists(hbopt, tmp_path, study_file, options, message):
