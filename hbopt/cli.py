@@ -383,7 +383,8 @@ def controllers_module(path) -> str | None:
 @click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
               help=FEATURE_TIMING_HELP)
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
-@click.option("--ledger", "ledger_file", type=click.Path(path_type=Path), help="Also write every executor to this JSON file.")
+@click.option("--ledger", "ledger_file", type=click.Path(path_type=Path),
+              help="Also write every fill of the account and every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, turbo,
              feature_timing, controllers_path, ledger_file, as_json):
@@ -420,7 +421,8 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
     result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
                           user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing)
     if ledger_file:
-        write_output(ledger_file, ujson.dumps(result.pop("executors"), indent=1))
+        write_output(ledger_file, ujson.dumps(result.pop("ledger"), indent=1))
+        result.pop("equity_curve")
     if as_json:
         return emit_json(result)
     print_backtest(result)
@@ -431,15 +433,19 @@ def print_backtest(r: dict) -> None:
     out.print(f"[bold]{cfg['controller_name']}[/] {cfg.get('connector_name', '')} {cfg.get('trading_pair', '')}  "
               f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, trade cost {r['trade_cost']}, "
               f"engine {r['engine']}, feature timing {r['feature_timing']}")
-    metrics = [("net PnL (quote)", r["net_pnl_quote"]), ("net PnL", r["net_pnl"])]
-    if r["equity_pnl_quote"] != r["net_pnl_quote"]:  # a position hold's fees or open PnL
-        metrics.append(("equity PnL (quote)", r["equity_pnl_quote"]))
-    metrics += [("executors", r["total_executors"]), ("with position", r["total_executors_with_position"]),
-               ("accuracy", r["accuracy"]), ("sharpe", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),
-               ("max drawdown (quote)", r["max_drawdown_usd"]), ("max drawdown", r["max_drawdown_pct"]),
-               ("volume (quote)", r["total_volume"]), ("fees (quote)", r["total_fees_quote"]),
-               ("close types", r["close_types"] or {})]
-    out.print(table(["metric", "value"], [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in metrics]))
+    a = r["account"]
+    account = [("PnL (quote)", a["pnl_quote"]), ("return", a["return_pct"]), ("fees (quote)", a["fees_quote"]),
+               ("volume (quote)", a["volume_quote"]), ("fills", a["fills"]), ("max drawdown", a["max_drawdown_pct"]),
+               ("Sharpe (annual)", a["sharpe"])] + ([("ruined on", when(a["ruined_at"]))] if a["ruined_at"] else [])
+    hummingbot = [("net PnL (quote)", r["net_pnl_quote"]), ("executors", r["total_executors"]),
+                  ("with position", r["total_executors_with_position"]), ("accuracy", r["accuracy"]),
+                  ("sharpe_ratio", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),
+                  ("max drawdown", r["max_drawdown_pct"]), ("fees (quote)", r["total_fees_quote"]),
+                  ("close types", r["close_types"] or {})]
+    for title, metrics in ((f"Account ({a['capital_quote']:g} quote of capital)", account),
+                           ("Hummingbot's summary (its own definitions)", hummingbot)):
+        out.print(table(["metric", "value"], [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in metrics],
+                        title=title))
     t = r["timings"]
     out.print(f"{t['ticks']} ticks in {t['run_s']:.2f}s ({t['total_s']:.2f}s in all)")
     if r.get("turbo_fallback"):
@@ -780,20 +786,25 @@ def print_study_summary(s: dict, top: int) -> None:
 
 
 def print_best(rows: list[dict], title: str | None = None, validation: dict | None = None) -> None:
-    """Trials as ``trial_row`` gives them: objective values, params, PnL and executors per pair, and
-    how many warnings their backtests gave (``hbopt study export`` lists them); with a
-    ``validation``, each trial's holdout score and net PnL per pair beside them."""
+    """Trials as ``trial_row`` gives them: objective values, params, the account's PnL, drawdown and
+    fills per pair, Hummingbot's own net PnL beside them, and how many warnings their backtests gave
+    (``hbopt study export`` lists them); with a ``validation``, each trial's holdout score and
+    account PnL per pair."""
     holdout = {r["number"]: r for r in (validation or {}).get("holdout", [])}
-    columns = ["#", "objective", *(["holdout", "holdout PnL"] if holdout else []), "params", "net PnL", "executors",
-               "warnings"]
+    columns = ["#", "objective", *(["holdout", "holdout PnL"] if holdout else []), "params", "PnL", "max DD",
+               "fills", "Hummingbot net PnL", "warnings"]
+
+    def per_pair(b, key):
+        return ", ".join(_number((a or {}).get(key)) for a in b["account"])
     out.print(table(columns, [
         [b["number"], ", ".join(f"{v:.5g}" for v in b["values"]),
          *([_number(holdout.get(b["number"], {}).get("holdout")),
-            ", ".join(_number(p["net_pnl_quote"]) for p in holdout.get(b["number"], {}).get("pairs", {}).values())]
+            ", ".join(_number(p["account"]["pnl_quote"]) for p in holdout.get(b["number"], {}).get("pairs", {}).values())]
            if holdout else []),
          ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
-         ", ".join(_number(v) for v in b["net_pnl_quote"]),
-         ", ".join(str(v) for v in b["total_executors"]), len(b["warnings"]) or None] for b in rows], title=title))
+         per_pair(b, "pnl_quote"), per_pair(b, "max_drawdown_pct"), per_pair(b, "fills"),
+         ", ".join(_number(h["net_pnl_quote"]) for h in b["hummingbot"]), len(b["warnings"]) or None]
+        for b in rows], title=title))
 
 
 def _number(value) -> str:
@@ -941,8 +952,9 @@ def print_walkforward(r: dict) -> None:
                     [[f["fold"], _number(f["train_value"]), _number(f["test_value"]), _number(f["train_pnl"]),
                       _number(f["test_pnl"]), ", ".join(f"{k}={_number(v)}" for k, v in f["params"].items())]
                      for f in r["folds"]], title=f"walk-forward {r['name']}"))
-    out.print(f"out of sample: net PnL {_number(oos['net_pnl_quote'])} over {oos['days']:g} days, Sharpe "
-              f"{_number(oos['sharpe_annual'])} a year, max drawdown {_number(oos['max_drawdown_quote'])}; "
+    out.print(f"out of sample: PnL {_number(oos['pnl_quote'])} over {oos['days']:g} days, Sharpe "
+              f"{_number(oos['sharpe_annual'])} a year, max drawdown {_number(oos['max_drawdown_quote'])} "
+              f"({oos['max_drawdown_pct']:.1%} of the capital); "
               f"efficiency {_number(r['efficiency'])}, profitable folds {r['profitable_folds']:.0%}")
     out.print("parameter spread between folds: " + ", ".join(f"{k} {m['spread']:.2f}" for k, m in r["stability"].items()))
     out.print(f"report: {r['report']}")

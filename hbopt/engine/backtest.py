@@ -12,16 +12,12 @@ from hbopt import __version__
 from hbopt.cache.candles import interval_seconds
 from hbopt.cache.windows import CandleSource, CandleWindows
 from hbopt.engine.controllers import config_to_dict, load_config
-from hbopt.engine.diagnostics import (
-    config_warnings,
-    feature_timing_warning,
-    outcome_warnings,
-    position_hold_warnings,
-)
+from hbopt.engine.account import Ticks, account_of
+from hbopt.engine.diagnostics import account_warnings, config_warnings, feature_timing_warning, outcome_warnings
 from hbopt.engine.failures import blame
 from hbopt.engine.market_data import check_coverage, fill_provider, required_feeds, utc, window_for_days
 from hbopt.engine.offline import offline
-from hbopt.engine.results import equity_pnl, json_safe, ledger_row, pnl_series
+from hbopt.engine.results import json_safe, ledger_row
 from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
 
 ENGINES = ("stock", "turbo")
@@ -76,12 +72,15 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     or a :class:`CandleWindows` (default: the mirror, refreshed if stale). ``feature_timing``
     says when a controller's features reach the ticks: ``"close"`` once their candle has closed,
     ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
-    The result holds Hummingbot's ``summarize_results`` metrics plus ``engine`` (the engine that
-    ran), ``feature_timing``, ``config`` (the resolved config), ``start``, ``end``, ``resolution``,
-    ``trade_cost``, ``timings``, ``warnings``, ``versions`` and ``pnl``, the PnL per period
-    (:func:`hbopt.engine.results.pnl_series`); asked for turbo, it adds
+    The result holds Hummingbot's ``summarize_results`` metrics (Hummingbot's, unchanged), plus
+    hbopt's ``account`` (the figures of the account of the run's fills,
+    :meth:`hbopt.engine.account.Account.figures`) and ``pnl``, that account's equity change per
+    period (:meth:`~hbopt.engine.account.Account.series`), plus ``engine`` (the engine that ran),
+    ``feature_timing``, ``config`` (the resolved config), ``start``, ``end``, ``resolution``,
+    ``trade_cost``, ``timings``, ``warnings`` and ``versions``; asked for turbo, it adds
     ``turbo_fallback``: why the stock engine ran instead, or ``None``; with ``ledger`` also
-    ``executors``, one record per executor. Passing ``config``, ``start``, ``end``,
+    ``ledger`` (``{"fills": [...], "executors": [...]}``: every fill of the account, every
+    executor as Hummingbot reports it) and ``equity_curve`` (for charts). Passing ``config``, ``start``, ``end``,
     ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
 
     An exception raised by the controller's code or by Hummingbot becomes a
@@ -102,7 +101,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         controller_config = load_config(config, user_module)
         if controller_config.total_amount_quote <= 0:
             raise ConfigError(f"total_amount_quote must be more than 0, not {controller_config.total_amount_quote}: "
-                              "Hummingbot's summary divides the PnL by it")
+                              "it is the account's starting capital")
         run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
                                 resolution=resolution, trade_cost=trade_cost, candles=candles,
                                 feature_timing=feature_timing)
@@ -121,26 +120,29 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
                     raise
                 raise ControllerError(f"{exc}; turbo stepped aside: {fallback}") from exc
     features_interval, output, start, end, warnings, run_s = outcome
-    ticks = len(output["processed_data"].get("features", ()))
-    warnings += (feature_timing_warning(features_interval, resolution, feature_timing)
-                 + config_warnings(controller_config, resolution)
-                 + outcome_warnings(output["executors"], trade_cost)
-                 + position_hold_warnings(output["executors"], output["results"]["unrealized_pnl_quote"]))
+    features = output["processed_data"]["features"]
+    ticks = Ticks(features.index.to_numpy(dtype="float64"), features["close"].to_numpy(dtype="float64"))
+    account = account_of(output["executors"], ticks, float(controller_config.total_amount_quote), trade_cost)
+    series = account.series(int(start), int(end))
+    figures = account.figures(series)
     result = json_safe(output["results"])
     result.update({
-        "equity_pnl_quote": equity_pnl(output["executors"], output["results"]),
-        "pnl": pnl_series(output["pnl_timeseries"], int(start), int(end), result.get("net_pnl_quote")),
+        "account": figures,
+        "pnl": series,
         "engine": "turbo" if engine == "turbo" and not fallback else "stock",
         **({"turbo_fallback": fallback} if engine == "turbo" else {}),
         "feature_timing": feature_timing,
         "config": config_to_dict(controller_config),
         "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
-        "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": ticks},
-        "warnings": warnings,
+        "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": len(ticks.ts)},
+        "warnings": warnings + feature_timing_warning(features_interval, resolution, feature_timing)
+        + config_warnings(controller_config, resolution) + outcome_warnings(output["executors"], trade_cost)
+        + account_warnings(figures, result["net_pnl_quote"]),
         "versions": {"hbopt": __version__, "hummingbot": version("hummingbot")},
     })
     if ledger:
-        result["executors"] = [ledger_row(info) for info in output["executors"]]
+        result["ledger"] = {"fills": account.ledger(), "executors": [ledger_row(info) for info in output["executors"]]}
+        result["equity_curve"] = account.curve()
     return result
 
 

@@ -1,7 +1,7 @@
 """Warnings about runs whose numbers look normal but mean little: a degenerate configuration,
-no trade at all, trades that could only lose the fees, too few trades to judge, position holds
-whose fees and open PnL Hummingbot's net PnL leaves out, and features from candles coarser than
-the ticks."""
+no trade at all, trades that could only lose the fees, too few trades to judge, an account
+ruined, a Hummingbot summary far from the account, and features from candles coarser than the
+ticks."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,8 +9,10 @@ from decimal import Decimal
 from hummingbot.strategy_v2.models.executors import CloseType
 
 from hbopt.cache.candles import interval_seconds
-from hbopt.engine.results import held_fees
+from hbopt.engine.market_data import utc
 
+#: Hummingbot's net PnL this far from the account's, as a share of the capital, is warned about.
+HUMMINGBOT_GAP = 0.01
 #: Fewer positions than this make an objective computed from them mostly noise.
 FEW_POSITIONS = 5
 _DURATIONS = {"time_limit": "a position closes on the tick it opens, at its entry price",
@@ -46,19 +48,16 @@ def outcome_warnings(executors: list, trade_cost: float) -> list[str]:
     return found
 
 
-def position_hold_warnings(executors: list, unrealized_pnl_quote: float) -> list[str]:
-    """What Hummingbot's net PnL (``net_pnl_quote``: executors' PnL plus the holds' realised PnL)
-    leaves out of position holds: the fees of the executors that ended in one, and the PnL of a
-    hold still open at the end (``unrealized_pnl_quote``). ``equity_pnl_quote`` counts both."""
-    fees = held_fees(executors)
+def account_warnings(account: dict, net_pnl_quote: float) -> list[str]:
+    """An account that was ruined, and a Hummingbot net PnL far from what the account made (its
+    summary leaves out position holds' fees and open PnL; see :mod:`hbopt.engine.account`)."""
     found = []
-    if fees > 0:
-        held = sum(1 for e in executors if e.close_type == CloseType.POSITION_HOLD)
-        found.append(f"{held} executors ended in a position hold: Hummingbot's net PnL counts the hold's realised "
-                     f"PnL without their fees ({fees:.6g} quote; equity_pnl_quote deducts them)")
-    if abs(unrealized_pnl_quote) > 1e-9:
-        found.append(f"a position hold is still open at the end: its unrealised PnL ({unrealized_pnl_quote:+.6g} "
-                     "quote) is not in the net PnL (equity_pnl_quote counts it)")
+    if account["ruined_at"] is not None:
+        found.append(f"the account was ruined on {utc(account['ruined_at'])}: its equity reached zero, and it "
+                     "traded no more")
+    if abs((net_pnl_quote or 0.0) - account["pnl_quote"]) > HUMMINGBOT_GAP * account["capital_quote"]:
+        found.append(f"Hummingbot's net_pnl_quote ({net_pnl_quote:+.6g}) is not what the account made "
+                     f"({account['pnl_quote']:+.6g} quote): its summary leaves out position holds' fees and open PnL")
     return found
 
 

@@ -11,12 +11,16 @@ SUMMARY_FIELDS = ("net_pnl", "net_pnl_quote", "total_executors", "total_executor
 
 
 def differences(expected: dict, actual: dict, limit: int = 5) -> list[str]:
-    """What differs between two results made with ``ledger=True``: every summary metric, the PnL
-    series and every field of each executor, in order, compared exactly (a float equal to the last
-    bit). An empty list means parity."""
+    """What differs between two results made with ``ledger=True``: every summary metric, the
+    account, the PnL series, the fills and every field of each executor, in order, compared exactly
+    (a float equal to the last bit). An empty list means parity."""
     found = [f"{key}: {expected.get(key)!r} != {actual.get(key)!r}"
-             for key in SUMMARY_FIELDS + ("pnl",) if expected.get(key) != actual.get(key)]
-    ours, theirs = expected["executors"], actual["executors"]
+             for key in SUMMARY_FIELDS + ("account", "pnl") if expected.get(key) != actual.get(key)]
+    fills, their_fills = _numbered(expected["ledger"]), _numbered(actual["ledger"])
+    if fills != their_fills:
+        first = next((n for n, (a, b) in enumerate(zip(fills, their_fills)) if a != b), min(len(fills), len(their_fills)))
+        found.append(f"fill {first} of {len(fills)} / {len(their_fills)} differs")
+    ours, theirs = expected["ledger"]["executors"], actual["ledger"]["executors"]
     if len(ours) != len(theirs):
         found.append(f"executors: {len(ours)} != {len(theirs)}")
     for n, (a, b) in enumerate(zip(ours, theirs)):
@@ -27,3 +31,9 @@ def differences(expected: dict, actual: dict, limit: int = 5) -> list[str]:
         if len(found) >= limit:
             break
     return found[:limit]
+
+
+def _numbered(ledger: dict) -> list[dict]:
+    """The ledger's fills with each executor's id (random per run) as its place among the executors."""
+    place = {e["id"]: n for n, e in enumerate(ledger["executors"])}
+    return [{**f, "executor": place.get(f["executor"], f["executor"])} for f in ledger["fills"]]

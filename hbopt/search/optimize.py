@@ -207,10 +207,12 @@ class Optimizer:
             self._known.setdefault(key, (values, attrs, constraints, number))
 
     def _result_attrs(self, results: list[dict], constraints: dict) -> dict:
-        """A completed trial's user attributes: per-pair metrics, configs, windows and PnL per period
-        (``pnl``: ``{"period": s, "values": [per pair]}``), whether it breaks a constraint, and the
-        distinct warnings of its backtests (``PAIR: ...`` with several pairs)."""
-        metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"turbo_fallback": r.get("turbo_fallback")} for r in results]
+        """A completed trial's user attributes: per-pair metrics (Hummingbot's summary and the
+        ``account``), configs, windows and the account's PnL per period (``pnl``: ``{"period": s,
+        "values": [per pair]}``), whether it breaks a constraint, and the distinct warnings of its
+        backtests (``PAIR: ...`` with several pairs)."""
+        metrics = [{k: r.get(k) for k in SUMMARY_FIELDS} | {"account": r["account"], "turbo_fallback": r.get("turbo_fallback")}
+                   for r in results]
         pairs = self.spec.pairs
         warnings = [f"{pair}: {w}" if len(pairs) > 1 else w for pair, r in zip(pairs, results) for w in r["warnings"]]
         return {"pairs": list(pairs), "metrics": metrics, "configs": [r["config"] for r in results],

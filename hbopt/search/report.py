@@ -130,14 +130,15 @@ def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = 
         if len(numeric) >= 2:
             parts.append(region_svg(complete, numeric[0], numeric[1], maximize))
     rows = ranked(study)[:20]
-    columns = ["#", "values", "params", "net PnL", "executors", "max DD", "sharpe", "warnings"]
+    columns = ["#", "values", "params", "PnL", "max DD", "Sharpe (annual)", "fills", "Hummingbot net PnL", "warnings"]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in columns)
     body = ""
     for t in rows:
         m = (t.user_attrs.get("metrics") or [{}])[0]
+        a = m.get("account") or {}
         cells = [t.number, ", ".join(f"{v:.5g}" for v in t.values), ", ".join(f"{k}={v}" for k, v in t.params.items()),
-                 _fmt(m.get("net_pnl_quote")), m.get("total_executors"), _fmt(m.get("max_drawdown_pct")),
-                 _fmt(m.get("sharpe_ratio")), len(t.user_attrs.get("warnings", [])) or ""]
+                 _fmt(a.get("pnl_quote")), _fmt(a.get("max_drawdown_pct")), _fmt(a.get("sharpe")), a.get("fills"),
+                 _fmt(m.get("net_pnl_quote")), len(t.user_attrs.get("warnings", [])) or ""]
         body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
     parts.append(f"<h2>Top trials</h2><table><tr>{head}</tr>{body}</table>")
     parts.extend(sections)

@@ -7,8 +7,8 @@ A study file (YAML)::
     pairs: [BTC-USDT, ETH-USDT]           # or ALL (the default): every pair stored for the connector
     fixed: {total_amount_quote: 1000}     # config fields that do not vary
     space: {bb_length: {type: int, low: 20, high: 300, step: 10}, ...}   # default: the controller's
-    objective: sharpe_ratio               # or {metric: max_drawdown_pct, direction: maximize}, or a list (Pareto)
-    constraints: {min_executors: 20, max_drawdown: 0.25}
+    objective: account.sharpe             # or {metric: account.max_drawdown_pct, direction: minimize}, or a list (Pareto)
+    constraints: {min_executors: 20, max_drawdown: 0.25, account.fills: {min: 40}}
     window: {days: 90}                    # or {start: 2025-01-01, end: 2025-04-01}
     resolution: 1m
     trade_cost: 0.0006
@@ -18,6 +18,12 @@ A study file (YAML)::
     feature_timing: close                 # close | open: passed to each backtest
     holdout: 0.25                         # the last quarter of the window is kept out of the search
     seed: 1
+
+An objective or a constraint names a figure of the account (``account.pnl_quote``, the default
+objective, ``account.sharpe``, ``account.max_drawdown_pct``, ...: :data:`hbopt.engine.account.FIGURES`)
+or one of Hummingbot's own summary metrics (``net_pnl_quote``, ``sharpe_ratio``, ...), which
+are Hummingbot's definitions, not an account's. ``max_drawdown`` is a shorthand for
+``account.max_drawdown_pct: {max: ...}``, ``min_executors`` for ``total_executors: {min: ...}``.
 
 Every setting is validated here, before any study folder or worker exists: a bad value is a
 :class:`ConfigError` naming the setting, and the fixed fields plus the lowest (first) value of
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hbopt.cache.candles import epoch_seconds
+from hbopt.engine.account import FIGURES
 from hbopt.engine.backtest import check_settings
 from hbopt.engine.market_data import utc
 from hbopt.engine.parity import SUMMARY_FIELDS
@@ -42,12 +49,32 @@ from hbopt.search.space import Param, config_fields, draw, parse_space
 
 DEFAULT_CONTROLLER = "bollinger"
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
-METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types") + ("equity_pnl_quote",)  # what an objective can be
-CONSTRAINTS = ("min_executors", "max_drawdown")
+HUMMINGBOT_METRICS = tuple(k for k in SUMMARY_FIELDS if k != "close_types")
+METRICS = tuple(f"account.{k}" for k in FIGURES) + HUMMINGBOT_METRICS  # what an objective or constraint can name
+DEFAULT_OBJECTIVE = "account.pnl_quote"
+RETIRED = {"equity_pnl_quote": "account.pnl_quote"}
+UNMEASURED = 1e12  # a constraint's violation when its figure is missing (finite: stored as JSON)
+SHORTHANDS = {"min_executors": ("total_executors", "min"), "max_drawdown": ("account.max_drawdown_pct", "max")}
 _FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
               "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing", "holdout"}
 DEFAULT_HOLDOUT = 0.25
 MAX_HOLDOUT = 0.75
+
+
+def check_metric(setting: str, metric) -> None:
+    """A ConfigError unless ``metric`` is one of :data:`METRICS`."""
+    if isinstance(metric, str) and metric in RETIRED:
+        raise ConfigError(f"{setting} {metric} was retired: use {RETIRED[metric]}, the account's figure")
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise ConfigError(f"unknown {setting} metric {metric!r}; use one of {', '.join(METRICS)}")
+
+
+def metric_value(result: dict, metric: str):
+    """A result's figure named ``metric`` (``account.NAME`` or a Hummingbot summary key); None if
+    the result does not have it (a trial recorded before the account existed)."""
+    if metric.startswith("account."):
+        return (result.get("account") or {}).get(metric.removeprefix("account."))
+    return result.get(metric)
 
 
 @dataclass(frozen=True)
@@ -65,8 +92,7 @@ class Objective:
         raise ConfigError(f"an objective is a metric name or {{metric: ..., direction: ...}}, not {raw!r}")
 
     def _checked(self) -> Objective:
-        if not isinstance(self.metric, str) or self.metric not in METRICS:
-            raise ConfigError(f"unknown objective metric {self.metric!r}; use one of {', '.join(METRICS)}")
+        check_metric("objective", self.metric)
         if self.direction not in ("maximize", "minimize"):
             raise ConfigError(f"objective {self.metric}: direction must be maximize or minimize")
         return self
@@ -79,7 +105,7 @@ class StudySpec:
     connector: str
     pairs: tuple[str, ...]
     space: tuple[Param, ...]
-    objectives: tuple[Objective, ...] = (Objective("net_pnl_quote"),)
+    objectives: tuple[Objective, ...] = (Objective(DEFAULT_OBJECTIVE),)
     fixed: dict = field(default_factory=dict)
     constraints: dict = field(default_factory=dict)
     days: float | None = 90
@@ -93,6 +119,7 @@ class StudySpec:
     seed: int | None = None
     feature_timing: str = "close"
     holdout: float = DEFAULT_HOLDOUT
+    default_objective: bool = field(default=False, compare=False)  # no objective was asked for
 
     @property
     def multi_objective(self) -> bool:
@@ -125,7 +152,7 @@ class StudySpec:
         one is not a finite number."""
         values = []
         for objective in self.objectives:
-            per_pair = [r.get(objective.metric) for r in results]
+            per_pair = [metric_value(r, objective.metric) for r in results]
             if any(v is None or not math.isfinite(v) for v in per_pair):
                 raise ValueError(f"objective {objective.metric} is not finite")
             if self.across_pairs == "min":
@@ -136,13 +163,16 @@ class StudySpec:
         return values
 
     def violations(self, results: list[dict]) -> dict[str, float]:
-        """Constraint violations of a trial's results by constraint name, each <= 0 when satisfied."""
+        """Constraint violations of a trial's results by constraint name, each <= 0 when satisfied
+        on every pair (a figure a result lacks, a non-finite one, violates it by :data:`UNMEASURED`)."""
         out = {}
-        if "min_executors" in self.constraints:
-            out["min_executors"] = float(self.constraints["min_executors"]) - min(r["total_executors"] for r in results)
-        if "max_drawdown" in self.constraints:  # a fraction of total_amount_quote, e.g. 0.25
-            out["max_drawdown"] = max(-(r["max_drawdown_pct"] or 0.0) for r in results) - \
-                float(self.constraints["max_drawdown"])
+        for name, bound in self.constraints.items():
+            metric, kind, limit = constraint_bound(name, bound)
+            values = [metric_value(r, metric) for r in results]
+            if any(v is None for v in values):
+                out[name] = UNMEASURED
+            else:
+                out[name] = max(limit - v if kind == "min" else v - limit for v in values)
         return out
 
     def to_dict(self) -> dict:
@@ -232,10 +262,8 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     if across is not None:
         _one_of("across_pairs", across, ("mean", "min"))
     constraints = _mapping("constraints", merged.get("constraints"))
-    unknown = set(constraints) - set(CONSTRAINTS)
-    if unknown:
-        raise ConfigError(f"unknown constraint(s) {', '.join(sorted(unknown))}; use {', '.join(CONSTRAINTS)}")
-    constraints = {name: _finite(f"constraint {name}", value) for name, value in constraints.items()}
+    for name, bound in constraints.items():
+        constraint_bound(name, bound)
     fixed = _mapping("fixed", merged.get("fixed"))
     space = parse_space(merged["space"]) if merged.get("space") else None
     objectives = _objectives(merged.get("objective")) if merged.get("objective") else None
@@ -256,8 +284,9 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     if not pairs:
         raise ConfigError(f"no pairs to optimise: the store holds none for {connector}")
     space = space or parse_space(search_space(controller_type, controller, user_module))
+    chosen = objectives is not None
     objectives = objectives or _objectives(default_objective(controller_type, controller, user_module)
-                                           or "net_pnl_quote")
+                                           or DEFAULT_OBJECTIVE)
     sampler = _one_of("sampler", merged.get("sampler") or ("nsga2" if len(objectives) > 1 else "tpe"), SAMPLERS)
     if sampler == "tpe" and len(objectives) > 1:
         sampler = "nsga2"
@@ -268,9 +297,22 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
                      trade_cost=trade_cost, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
-                     feature_timing=feature_timing, holdout=float(holdout))
+                     feature_timing=feature_timing, holdout=float(holdout), default_objective=not chosen)
     loadable_point(spec, user_module)
     return spec
+
+
+def constraint_bound(name: str, bound) -> tuple[str, str, float]:
+    """``(metric, "min" or "max", limit)`` of constraint ``name: bound`` (a shorthand with a number,
+    or a metric with ``{min: x}`` or ``{max: x}``); a ConfigError naming it if it is not one."""
+    if name in SHORTHANDS:
+        metric, kind = SHORTHANDS[name]
+        return metric, kind, float(_finite(f"constraint {name}", bound))
+    check_metric("constraint", name)
+    if not isinstance(bound, dict) or len(bound) != 1 or next(iter(bound)) not in ("min", "max"):
+        raise ConfigError(f"constraint {name} must be {{min: x}} or {{max: x}}, not {bound!r}")
+    kind, limit = next(iter(bound.items()))
+    return name, kind, float(_finite(f"constraint {name} {kind}", limit))
 
 
 def _objectives(raw) -> tuple[Objective, ...]:

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +20,7 @@ from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Optimizer, Progress, TurboFallbacks
 from hbopt.search.space import tidy
-from hbopt.search.spec import StudySpec
+from hbopt.search.spec import Objective, StudySpec
 from hbopt.search.storage import (
     SHARED,
     StudyFolder,
@@ -45,23 +46,24 @@ _AGREED = ("controller", "connector", "pairs", "space", "objective", "constraint
 
 
 def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
-               plan_windows: Callable[[], dict | None] = lambda: None) -> tuple[optuna.Study, dict | None]:
-    """The study to run and the windows its trials and checks run on (per pair), created with its
-    manifest if new. What the study was created with wins: a different spec is refused, and the
-    windows are the recorded ones (the manifest's, else the shared study's), else
-    ``plan_windows()``. The spec and windows are also kept in the study itself (user attribute
+               plan_windows: Callable[[], dict | None] = lambda: None) -> tuple[optuna.Study, dict | None, StudySpec]:
+    """The study to run, the windows its trials and checks run on (per pair) and its spec, created
+    with its manifest if new. What the study was created with wins: a different spec is refused
+    (but a spec that asked for no objective takes the study's: a study made before the account
+    existed keeps ranking by Hummingbot's net PnL), and the windows are the recorded ones (the
+    manifest's, else the shared study's), else ``plan_windows()``. The spec and windows are also kept in the study itself (user attribute
     :data:`SHARED`): on a database, drivers on other machines run the same search on the same
     windows; on the journal, ``hbopt study repair`` rebuilds a lost manifest from them. A new
     study's manifest is written before its journal, so a run stopped in between resumes."""
-    spec_dict = spec.to_dict()
     manifest = folder.manifest() if folder.exists() else None
-    if manifest:
-        _refuse_changes(folder.name, manifest["spec"], spec_dict)
     url = folder.storage_url(storage_url)
     storage = open_storage(url) if url else None
     shared = _shared_record(storage, folder.name) if url else None
-    if shared:
-        _refuse_changes(folder.name, shared["spec"], spec_dict)
+    for recorded in (manifest or {}).get("spec"), (shared or {}).get("spec"):
+        if recorded:
+            spec = _kept_objective(folder.name, recorded, spec)
+            _refuse_changes(folder.name, recorded, spec.to_dict())
+    spec_dict = spec.to_dict()
     windows = (manifest or {}).get("windows") or (shared or {}).get("windows") or plan_windows()
     if manifest is None:
         folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
@@ -71,7 +73,28 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
                                 directions=[o.direction for o in spec.objectives], load_if_exists=True)
     if SHARED not in study.user_attrs:
         study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
-    return study, windows
+    return study, windows, spec
+
+
+def _kept_objective(name: str, recorded: dict, spec: StudySpec) -> StudySpec:
+    """``spec`` with the recorded study's objectives if it asked for none."""
+    if not spec.default_objective or recorded.get("objective") == spec.to_dict()["objective"]:
+        return spec
+    try:
+        objectives = tuple(Objective.parse(o) for o in recorded["objective"])
+    except ConfigError as exc:
+        raise ConfigError(f"study {name}: {exc}; its trials stay readable, but a new study is needed to "
+                          "search on") from None
+    return replace(spec, objectives=objectives)
+
+
+def objective_note(name: str, spec: StudySpec) -> list[str]:
+    """What to say of a study that ranks by one of Hummingbot's own summary metrics."""
+    theirs = [o.metric for o in spec.objectives if not o.metric.startswith("account.")]
+    if not theirs:
+        return []
+    return [f"study {name} ranks by Hummingbot's {', '.join(theirs)}, not the account's figures (a study made "
+            "before hbopt kept an account keeps its objective); a new study ranks by account.pnl_quote"]
 
 
 def _shared_record(storage, name: str) -> dict | None:
@@ -167,13 +190,17 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
     return out
 
 
+HUMMINGBOT_COLUMNS = ("net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "total_executors")
+
+
 def trial_row(t: optuna.trial.FrozenTrial) -> dict:
+    """A trial's objective values, params, and per pair its ``account`` figures (None for a trial
+    recorded before hbopt kept an account) and a few of ``hummingbot``'s own summary metrics."""
     metrics = t.user_attrs.get("metrics") or [{}]
     return {"number": t.number, "values": t.values, "params": tidy(t.params),
-            "net_pnl_quote": [m.get("net_pnl_quote") for m in metrics],
-            "total_executors": [m.get("total_executors") for m in metrics],
-            "max_drawdown_pct": [m.get("max_drawdown_pct") for m in metrics],
-            "sharpe_ratio": [m.get("sharpe_ratio") for m in metrics], "warnings": t.user_attrs.get("warnings", [])}
+            "account": [m.get("account") for m in metrics],
+            "hummingbot": [{k: m.get(k) for k in HUMMINGBOT_COLUMNS} for m in metrics],
+            "warnings": t.user_attrs.get("warnings", [])}
 
 
 def list_studies() -> list[dict]:

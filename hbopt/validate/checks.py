@@ -10,7 +10,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from hbopt.engine.results import account_pnl
 from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
@@ -71,15 +70,15 @@ def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dic
 
 
 # ------------------------------------------------------------------------------ backtests to run
-def net_pnl(results: list[dict]) -> float:
-    """The net PnL (quote, :func:`account_pnl`) of one parameter set's backtests, summed over its pairs."""
-    return float(sum(account_pnl(r) or 0.0 for r in results))
+def account_pnl(results: list[dict]) -> float:
+    """What the accounts of one parameter set's backtests made (quote), summed over its pairs."""
+    return float(sum(r["account"]["pnl_quote"] for r in results))
 
 
 def _per_pair(spec: StudySpec, results: list[dict]) -> dict:
-    return {pair: {"net_pnl_quote": r.get("net_pnl_quote"), "equity_pnl_quote": account_pnl(r),
-                   "sharpe_ratio": r.get("sharpe_ratio"),
-                   "total_executors": r.get("total_executors"), "max_drawdown_pct": r.get("max_drawdown_pct")}
+    """Each pair's account, and Hummingbot's own net PnL and executor count beside it."""
+    return {pair: {"account": r["account"], "net_pnl_quote": r.get("net_pnl_quote"),
+                   "total_executors": r.get("total_executors")}
             for pair, r in zip(spec.pairs, results)}
 
 
@@ -146,7 +145,7 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
             neighbours.append({"params": {k: v for k, v in subject.items() if v != best.params.get(k)},
                                "value": _score(spec, outcome), "error": outcome.error})
         else:
-            stress[kind.removeprefix("stress_")] = None if outcome.error else net_pnl(outcome.results)
+            stress[kind.removeprefix("stress_")] = None if outcome.error else account_pnl(outcome.results)
     out["holdout"] = rows
     if not full:
         return out

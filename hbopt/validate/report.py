@@ -117,7 +117,7 @@ def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
         parts.append("<h2>Holdout of the top trials</h2>" + _table(
             ["#", f"in-sample {metric}", f"holdout {metric}", "holdout net PnL per pair", "error"],
             [[r["number"], r["in_sample"], r["holdout"],
-              ", ".join(f"{p}: {_fmt(m['net_pnl_quote'])}" for p, m in r["pairs"].items()), r["error"] or ""]
+              ", ".join(f"{p}: {_fmt(m['account']['pnl_quote'])}" for p, m in r["pairs"].items()), r["error"] or ""]
              for r in rows]))
         parts.append(scatter_svg(rows, metric))
     if "verdict" not in validation:  # the holdout only (discover --no-validate)
@@ -140,7 +140,7 @@ def validation_sections(validation: dict, metric: str) -> tuple[str, ...]:
     if walk:
         oos = walk["out_of_sample"]
         parts.append(f"<h2>Walk-forward</h2><p>{len(walk['folds'])} folds: out-of-sample net PnL "
-                     f"{_fmt(oos['net_pnl_quote'])} over {oos['days']:g} days, efficiency {_fmt(walk['efficiency'])}, "
+                     f"{_fmt(oos['pnl_quote'])} over {oos['days']:g} days, efficiency {_fmt(walk['efficiency'])}, "
                      f"profitable folds {walk['profitable_folds']:.0%}.</p>")
         parts.append(equity_svg(oos["pnl"], oos["fold_starts"], "Walk-forward: stitched out-of-sample equity"))
     stress = validation["stress"]
@@ -169,7 +169,7 @@ def write_walkforward_report(path, result: dict) -> None:
                   for f in result["folds"]]),
              "<h2>Out of sample</h2>" + _table(
                  ["net PnL", "days", "Sharpe (annual)", "max drawdown", "efficiency", "profitable folds"],
-                 [[oos["net_pnl_quote"], oos["days"], oos["sharpe_annual"], oos["max_drawdown_quote"],
+                 [[oos["pnl_quote"], oos["days"], oos["sharpe_annual"], oos["max_drawdown_quote"],
                    result["efficiency"], result["profitable_folds"]]]),
              "<h2>How far the winners' parameters move</h2>" + _table(
                  ["parameter", "winners", "spread"],

@@ -22,7 +22,7 @@ from hbopt.search.optimize import Progress
 from hbopt.search.report import write_report
 from hbopt.search.spec import StudySpec, build_spec
 from hbopt.search.storage import StudyFolder, open_storage
-from hbopt.search.studies import open_study, run_trials, study_names, summary
+from hbopt.search.studies import objective_note, open_study, run_trials, study_names, summary
 from hbopt.validate.checks import Thresholds, validate_study
 from hbopt.validate.report import validation_sections
 from hbopt.validate.windows import study_windows
@@ -137,8 +137,9 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
         folder = StudyFolder(name)
         with _made_for_the_study(folder), folder.lock(storage_url):
             warnings_ = folder.repair_journal()
-            study, windows = open_study(folder, study_spec, storage_url, user_module,
-                                        lambda: study_windows(study_spec, user_module))
+            study, windows, study_spec = open_study(folder, study_spec, storage_url, user_module,
+                                                    lambda: study_windows(study_spec, user_module))
+            warnings_ += objective_note(name, study_spec)
             on_windows(name, windows)
             in_sample = {pair: tuple(w["in_sample"]) for pair, w in windows.items()}
             progress = run_trials(folder, study, study_spec, pool, n_trials, in_sample,

@@ -2,7 +2,6 @@
 is not an error)."""
 from __future__ import annotations
 
-from hbopt.engine.results import account_pnl
 from hbopt.validate.thresholds import Thresholds
 
 
@@ -21,10 +20,10 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
         best_row = next((r for r in validation["holdout"] if r["number"] == validation["best"]), None)
         oos = []
         if best_row is not None:
-            figure = None if best_row["error"] else sum(account_pnl(p) or 0.0 for p in best_row["pairs"].values())
-            oos.append(("holdout net PnL", figure, best_row["error"]))
+            figure = None if best_row["error"] else sum(p["account"]["pnl_quote"] for p in best_row["pairs"].values())
+            oos.append(("holdout PnL (account)", figure, best_row["error"]))
         if walkforward is not None:
-            oos.append(("walk-forward net PnL", walkforward["out_of_sample"]["net_pnl_quote"], None))
+            oos.append(("walk-forward PnL (account)", walkforward["out_of_sample"]["pnl_quote"], None))
         for name, figure, error in oos:
             check(name, figure, f"> {thresholds.min_oos_pnl:g}", figure is not None and figure > thresholds.min_oos_pnl,
                   note=error)
@@ -40,9 +39,9 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
             check("PBO", stats["pbo"], f"< {thresholds.max_pbo:g}",
                   stats["pbo"] is not None and stats["pbo"] < thresholds.max_pbo, note=stats.get("pbo_error"))
         for pair, pair_stats in validation.get("pair_statistics", {}).items():  # shown, not required
-            pnl = account_pnl(best_row["pairs"].get(pair, {})) if best_row and not best_row["error"] else None
+            pnl = best_row["pairs"][pair]["account"]["pnl_quote"] if best_row and not best_row["error"] else None
             if pnl is not None:
-                check(f"{pair}: holdout net PnL", pnl, f"> {thresholds.min_oos_pnl:g}", pnl > thresholds.min_oos_pnl,
+                check(f"{pair}: holdout PnL (account)", pnl, f"> {thresholds.min_oos_pnl:g}", pnl > thresholds.min_oos_pnl,
                       required=False)
             if "error" not in pair_stats:
                 check(f"{pair}: deflated Sharpe ratio", pair_stats["dsr"], f">= {thresholds.min_dsr:g}",
@@ -54,7 +53,7 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
               f"keeps {thresholds.neighbourhood:g} of the best's {hood['best']:.4g}", hood["holds"])
         stress = validation["stress"]
         at = "holdout" if stress.get("holdout") is not None else "in_sample"
-        check(f"net PnL at {thresholds.cost_multiple:g}x trade cost ({at.replace('_', '-')})", stress.get(at), "> 0",
+        check(f"PnL (account) at {thresholds.cost_multiple:g}x trade cost ({at.replace('_', '-')})", stress.get(at), "> 0",
               (stress.get(at) or 0) > 0, required=False)
     if walkforward is not None:
         validation["walkforward"] = {k: walkforward[k] for k in ("name", "folds", "out_of_sample", "efficiency",

@@ -23,7 +23,7 @@ from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import open_study, ranked, run_trials, study_names
 from hbopt.validate.report import write_walkforward_report
-from hbopt.validate.checks import net_pnl, pair_series
+from hbopt.validate.checks import account_pnl, pair_series
 from hbopt.validate.statistics import annual_sharpe, sharpe
 from hbopt.validate.windows import DAY, data_windows, folds
 
@@ -92,7 +92,7 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_
         windows = {pair: {"window": f["train"], "in_sample": f["train"], "holdout": None, "test": f["test"],
                           "warmup": f["warmup"], "gap": the_plan["gap"]} for pair, f in fold.items()}
         with folder.lock():
-            study, _ = open_study(folder, spec, None, user_module, lambda: windows)
+            study, _, spec = open_study(folder, spec, None, user_module, lambda: windows)
             run_trials(folder, study, spec, pool, n_trials, {p: tuple(f["train"]) for p, f in fold.items()},
                        lambda p: on_progress(f"{fold_name} (fold {i + 1}/{the_plan['folds']})", p, pool))
             trials = ranked(study)
@@ -109,8 +109,9 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_
             "fold": i + 1, "study": fold_name, "train": first_pair["train"], "test": first_pair["test"],
             "winner": winner.number, "params": winner.params, "train_value": winner.values[0],
             "test_value": spec.score(outcome.results)[0],
-            "train_pnl": sum(m.get("net_pnl_quote") or 0.0 for m in winner.user_attrs.get("metrics", [])),
-            "test_pnl": net_pnl(outcome.results),
+            "train_pnl": sum(m["account"]["pnl_quote"] for m in winner.user_attrs["metrics"]),
+            "test_pnl": account_pnl(outcome.results),
+            "capital": sum(r["account"]["capital_quote"] for r in outcome.results),
             "test_pnl_series": pair_series([r["pnl"]["values"] for r in outcome.results]).tolist(),
             "period": outcome.results[0]["pnl"]["period"],
         })
@@ -124,6 +125,7 @@ def _summarise(name: str, spec: StudySpec, the_plan: dict, n_trials: int, rows: 
         stitched += row["test_pnl_series"]
     period = rows[0]["period"]
     curve = np.cumsum(stitched)
+    drawdown = float((np.maximum.accumulate(np.maximum(curve, 0)) - curve).max()) if len(curve) else 0.0
     test_days = sum((r["test"][1] - r["test"][0]) / DAY for r in rows)
     train_days = sum((r["train"][1] - r["train"][0]) / DAY for r in rows)
     train_rate = sum(r["train_pnl"] for r in rows) / train_days
@@ -132,12 +134,11 @@ def _summarise(name: str, spec: StudySpec, the_plan: dict, n_trials: int, rows: 
         "name": name, "folds": [{k: v for k, v in r.items() if k != "test_pnl_series"} for r in rows],
         "anchored": the_plan["anchored"], "gap": the_plan["gap"], "trials_per_fold": n_trials,
         "objective": spec.objectives[0].metric,
-        "out_of_sample": {"net_pnl_quote": float(curve[-1]) if len(curve) else 0.0, "days": round(test_days, 3),
+        "out_of_sample": {"pnl_quote": float(curve[-1]) if len(curve) else 0.0, "days": round(test_days, 3),
                           "sharpe_annual": annual_sharpe(sharpe(stitched), period),
-                          "max_drawdown_quote": float((curve - np.maximum.accumulate(np.maximum(curve, 0))).min())
-                          if len(curve) else 0.0,
+                          "max_drawdown_quote": drawdown, "max_drawdown_pct": drawdown / rows[0]["capital"],
                           "period_s": period, "pnl": stitched, "fold_starts": starts},
-        # annualised out-of-sample PnL over annualised in-sample PnL of the folds' winners
+        # the account's PnL per day out of sample over the folds' winners' PnL per day in sample
         "efficiency": test_rate / train_rate if train_rate > 0 else None,
         "profitable_folds": sum(r["test_pnl"] > 0 for r in rows) / len(rows),
         "stability": _stability(spec, rows),

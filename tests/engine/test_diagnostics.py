@@ -3,8 +3,6 @@ import json
 from decimal import Decimal
 from types import SimpleNamespace
 
-import pytest
-
 from hbopt.engine.diagnostics import outcome_warnings
 from tests.conftest import CONNECTOR, PAIR
 
@@ -39,34 +37,3 @@ def test_too_few_positions_or_none_filled_are_flagged():
     assert outcome_warnings([executor(0, 0)] * 3, 0.0006) == \
         ["none of the 3 executors ever filled: no position was taken"]
     assert outcome_warnings([executor(100, 0.01 * (i % 3 - 1)) for i in range(12)], 0.0006) == []
-
-
-def test_what_hummingbots_net_pnl_leaves_out_of_position_holds_is_said(market, hbopt):
-    """A market maker's filled orders join a position hold: Hummingbot's net PnL counts the hold's
-    realised PnL without the orders' fees, and leaves out what is still open at the end."""
-    run = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
-                "--turbo", "--json")
-    assert run.code == 0, run.err
-    result = json.loads(run.out)
-    held = result["close_types"]["POSITION_HOLD"]
-    assert result["unrealized_pnl_quote"] != 0 and result["total_fees_quote"] > 0
-    assert any(w.startswith(f"{held} executors ended in a position hold: Hummingbot's net PnL counts the hold's "
-                            "realised PnL without their fees") for w in result["warnings"])
-    assert f"a position hold is still open at the end: its unrealised PnL ({result['unrealized_pnl_quote']:+.6g} " \
-           "quote) is not in the net PnL (equity_pnl_quote counts it)" in result["warnings"]
-
-
-def test_equity_pnl_counts_the_open_hold_and_deducts_the_fees_hummingbots_net_pnl_leaves_out(market, hbopt, tmp_path):
-    run = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
-                "--turbo", "--json", "--ledger", tmp_path / "ledger.json")
-    maker = json.loads(run.out)
-    held_fees = sum(e["cum_fees_quote"] for e in json.loads((tmp_path / "ledger.json").read_text())
-                    if e["close_type"] == "POSITION_HOLD")
-    assert held_fees > 0
-    assert maker["equity_pnl_quote"] == pytest.approx(maker["net_pnl_quote"] + maker["unrealized_pnl_quote"] - held_fees)
-    bollinger = json.loads(hbopt("backtest", "--controller", "bollinger", "--connector", CONNECTOR, "--pair", PAIR,
-                                 "--days", "2", "--turbo", "--json").out)
-    assert bollinger["equity_pnl_quote"] == bollinger["net_pnl_quote"]  # no position hold: the same figure
-    shown = hbopt("backtest", "--controller", "market_maker", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1",
-                  "--turbo").out
-    assert f"equity PnL (quote)   │ {maker['equity_pnl_quote']:.6g}" in shown

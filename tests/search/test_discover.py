@@ -51,7 +51,8 @@ def test_a_small_study_completes_offline_and_resumes(two_pairs, hbopt):
     trials = trials_of("s1")
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     metrics = trials[0].user_attrs["metrics"][0]
-    assert {"net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "close_types"} <= set(metrics)
+    assert {"net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "close_types", "account"} <= set(metrics)
+    assert trials[0].values[0] == metrics["account"]["pnl_quote"]  # the default objective
     assert trials[0].user_attrs["configs"][0]["trading_pair"] == PAIR
     manifest = StudyFolder("s1").manifest()
     assert manifest["seed"] == 4 and len(manifest["runs"]) == 2 and manifest["versions"]["hummingbot"]
@@ -79,7 +80,7 @@ def test_each_pair_is_its_own_study_unless_scored_across_pairs(two_pairs, hbopt)
     assert run.code == 0, run.err
     trial = trials_of("both")[0]
     assert len(trial.user_attrs["metrics"]) == 2
-    assert trial.values[0] == min(m["net_pnl_quote"] for m in trial.user_attrs["metrics"])
+    assert trial.values[0] == min(m["account"]["pnl_quote"] for m in trial.user_attrs["metrics"])
 
 
 CHAOS = '''

@@ -25,10 +25,13 @@ def test_command_line_overrides_the_file_and_all_means_every_stored_pair():
     assert config["controller_type"] == "directional_trading" and config["trading_pair"] == "ETH-USDT"
 
 
-def test_a_controller_may_ship_the_objective_to_search_it_on_when_the_study_names_none():
-    assert spec({"controller": "market_maker"}).objectives == (Objective("equity_pnl_quote"),)
-    assert spec({"controller": "market_maker", "objective": "sharpe_ratio"}).objectives == (Objective("sharpe_ratio"),)
-    assert spec({"controller": "pmm"}).objectives == (Objective("net_pnl_quote"),)
+def test_every_controller_is_searched_on_the_accounts_pnl_unless_the_study_names_another():
+    for controller in ("market_maker", "pmm", "grid", "bollinger"):
+        assert spec({"controller": controller}).objectives == (Objective("account.pnl_quote"),)
+        assert spec({"controller": controller}).default_objective
+    chosen = spec({"controller": "market_maker", "objective": "account.sharpe"})
+    assert chosen.objectives == (Objective("account.sharpe"),) and not chosen.default_objective
+    assert spec({"objective": "sharpe_ratio"}).objectives == (Objective("sharpe_ratio"),)  # Hummingbot's, if asked
 
 
 def test_several_objectives_mean_a_pareto_front_with_nsga2():
@@ -36,11 +39,15 @@ def test_several_objectives_mean_a_pareto_front_with_nsga2():
     assert s.sampler == "nsga2" and s.objectives == (Objective("sharpe_ratio"), Objective("max_drawdown_usd"))
 
 
-def test_constraints_measure_violation_per_pair():
-    s = spec({"constraints": {"min_executors": 10, "max_drawdown": 0.2}})
-    assert s.violations([{"total_executors": 12, "max_drawdown_pct": -0.1}]) == \
-        pytest.approx({"min_executors": -2, "max_drawdown": -0.1})
-    assert max(s.violations([{"total_executors": 3, "max_drawdown_pct": -0.3}]).values()) > 0
+def test_constraints_measure_violation_per_pair_on_any_figure():
+    s = spec({"constraints": {"min_executors": 10, "max_drawdown": 0.2, "account.fills": {"min": 40},
+                              "account.sharpe": {"max": 5}}})
+    one = {"total_executors": 12, "account": {"max_drawdown_pct": 0.1, "fills": 50, "sharpe": 1.0}}
+    assert s.violations([one]) == pytest.approx({"min_executors": -2, "max_drawdown": -0.1, "account.fills": -10,
+                                                 "account.sharpe": -4})
+    deep = {**one, "account": {**one["account"], "max_drawdown_pct": 0.3}}  # the account's fall, a fraction
+    assert s.violations([one, deep])["max_drawdown"] == pytest.approx(0.1)
+    assert s.violations([{"total_executors": 12}])["account.fills"] > 0  # a result without the figure
 
 
 def test_a_space_holding_some_invalid_combinations_is_accepted():
@@ -70,6 +77,10 @@ def test_a_space_holding_some_invalid_combinations_is_accepted():
     ({"window": {"days": float("nan")}}, "days must be a finite number, not nan"),
     ({"objective": "pnl"}, "unknown objective metric 'pnl'"),
     ({"objective": {"metric": "sharpe_ratio", "direction": "up"}}, "direction must be maximize or minimize"),
+    ({"objective": "equity_pnl_quote"}, "objective equity_pnl_quote was retired: use account.pnl_quote"),
+    ({"objective": "account.pnl"}, "unknown objective metric 'account.pnl'"),
+    ({"constraints": {"account.fills": 3}}, "constraint account.fills must be {min: x} or {max: x}"),
+    ({"constraints": {"sharp": {"min": 1}}}, "unknown constraint metric 'sharp'"),
     ({"engine": "warp"}, "engine must be one of stock, turbo, not 'warp'"),
     ({"resolution": "1s"}, "resolution must be 1m or longer"),
     ({"resolution": "2m"}, "resolution: unknown interval '2m'"),

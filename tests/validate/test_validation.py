@@ -45,7 +45,7 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
     assert validation["verdict"] == "fail"
     checks = {r["check"]: r for r in validation["reasons"]}
     assert not checks["deflated Sharpe ratio"]["passed"] and checks["deflated Sharpe ratio"]["figure"] < 0.95
-    assert set(checks) >= {"holdout net PnL", "PBO", "neighbourhood median"}
+    assert set(checks) >= {"holdout PnL (account)", "PBO", "neighbourhood median"}
 
     # the search never saw the holdout: every trial ran on the in-sample window, which ends (with a
     # gap as long as the longest time_limit) before the holdout starts
@@ -79,7 +79,7 @@ def test_on_a_market_with_a_persistent_edge_the_best_passes(store, hbopt, tmp_pa
     validation = summary["validation"]
     assert validation["verdict"] == "pass", validation["reasons"]
     checks = {r["check"]: r for r in validation["reasons"]}
-    assert checks["holdout net PnL"]["figure"] > 0 and checks["deflated Sharpe ratio"]["figure"] >= 0.95
+    assert checks["holdout PnL (account)"]["figure"] > 0 and checks["deflated Sharpe ratio"]["figure"] >= 0.95
     assert checks["PBO"]["figure"] < 0.5 and validation["neighbourhood"]["holds"]
     stats = validation["statistics"]
     assert 1 <= stats["effective_trials"] <= stats["trials"] == 40 and stats["periods"] >= 2 * 16
@@ -108,11 +108,20 @@ def test_walk_forward_reoptimises_each_fold_and_validate_reads_it(store, hbopt, 
             assert fold["train"][0] > before["train"][0] and fold["test"][0] > before["test"][1]
         assert len(StudyFolder(fold["study"]).load().trials) == 8  # a fresh optimisation per fold
     oos = result["out_of_sample"]
-    assert oos["net_pnl_quote"] == pytest.approx(sum(f["test_pnl"] for f in folds), abs=1e-3)
+    assert oos["pnl_quote"] == pytest.approx(sum(f["test_pnl"] for f in folds), abs=1e-9)
+    for fold in folds:  # train and test are both the account's PnL
+        winner = StudyFolder(fold["study"]).load().trials[fold["winner"]]
+        assert fold["train_pnl"] == sum(m["account"]["pnl_quote"] for m in winner.user_attrs["metrics"])
+    rate = {side: sum(f[f"{side}_pnl"] for f in folds) / sum(f[side][1] - f[side][0] for f in folds)
+            for side in ("train", "test")}
+    if rate["train"] > 0:
+        assert result["efficiency"] == pytest.approx(rate["test"] / rate["train"])
+    else:
+        assert result["efficiency"] is None
     assert len(oos["fold_starts"]) == 3 and 0 <= result["profitable_folds"] <= 1
     assert set(result["stability"]) == set(SPACE)
 
     discover(hbopt, study, "--iter", "10")
     checks = {r["check"]: r for r in json.loads(hbopt("validate", NAME, "--workers", "2", "--json").out)["reasons"]}
-    assert checks["walk-forward net PnL"]["figure"] == pytest.approx(oos["net_pnl_quote"])
+    assert checks["walk-forward PnL (account)"]["figure"] == pytest.approx(oos["pnl_quote"])
     assert "Walk-forward: stitched out-of-sample equity" in (StudyFolder(NAME).path / "report.html").read_text()

@@ -4,7 +4,7 @@ from hbopt.validate.verdict import Thresholds, verdict_of
 
 def validation(holdout_pnl=5.0, dsr=0.99, pbo=0.2, holds=True, stress=1.0, holdout=True):
     return {"best": 7,
-            "holdout": [{"number": 7, "error": None, "pairs": {"BTC-USDT": {"net_pnl_quote": holdout_pnl}}}] if holdout else [],
+            "holdout": [{"number": 7, "error": None, "pairs": {"BTC-USDT": {"account": {"pnl_quote": holdout_pnl}}}}] if holdout else [],
             "statistics": {"dsr": dsr, "pbo": pbo},
             "neighbourhood": {"best": 10.0, "median": 8.0, "holds": holds},
             "stress": {"trade_cost": 0.0012, "holdout": stress}}
@@ -24,7 +24,7 @@ def test_a_pass_needs_every_required_check():
 
 def test_the_cost_stress_is_shown_but_not_required():
     result = verdict_of(validation(stress=-3.0), Thresholds(), None)
-    stress = checks(result)["net PnL at 2x trade cost (holdout)"]
+    stress = checks(result)["PnL (account) at 2x trade cost (holdout)"]
     assert result["verdict"] == "pass" and not stress["passed"] and not stress["required"]
 
 
@@ -40,15 +40,15 @@ def test_without_any_out_of_sample_result_it_fails_and_says_what_to_run():
     result = verdict_of(validation(holdout=False), Thresholds(), None)
     assert result["verdict"] == "fail"
     assert "hbopt walkforward" in checks(result)["out-of-sample result"]["note"]
-    walkforward = {"name": "s", "folds": [], "out_of_sample": {"net_pnl_quote": 4.0}, "efficiency": 0.8,
+    walkforward = {"name": "s", "folds": [], "out_of_sample": {"pnl_quote": 4.0}, "efficiency": 0.8,
                    "profitable_folds": 0.75}
     with_walk = verdict_of(validation(holdout=False), Thresholds(), walkforward)
-    assert with_walk["verdict"] == "pass" and checks(with_walk)["walk-forward net PnL"]["figure"] == 4.0
+    assert with_walk["verdict"] == "pass" and checks(with_walk)["walk-forward PnL (account)"]["figure"] == 4.0
 
 
-def test_the_holdout_pnl_is_the_accounts_with_a_position_holds_fees_and_open_pnl():
-    """Hummingbot's net PnL of a market maker on order executors leaves both out."""
-    row = {"net_pnl_quote": 12.0, "equity_pnl_quote": -3.5}
+def test_the_holdout_pnl_is_the_accounts_not_hummingbots_net_pnl():
+    """Hummingbot's net PnL of a market maker on order executors leaves the hold's fees and open PnL out."""
+    row = {"net_pnl_quote": 12.0, "account": {"pnl_quote": -3.5}}
     result = verdict_of({**validation(), "holdout": [{"number": 7, "error": None, "pairs": {"BTC-USDT": row}}]},
                         Thresholds(), None)
-    assert checks(result)["holdout net PnL"]["figure"] == -3.5 and result["verdict"] == "fail"
+    assert checks(result)["holdout PnL (account)"]["figure"] == -3.5 and result["verdict"] == "fail"

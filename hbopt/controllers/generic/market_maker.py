@@ -15,9 +15,6 @@ from hummingbot.strategy_v2.executors.order_executor.data_types import Execution
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, ExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
 
-# Hummingbot's net PnL leaves out the fees of the orders that filled into the position hold and
-# the hold's open PnL at the end; equity_pnl_quote counts both.
-OBJECTIVE = "equity_pnl_quote"
 SPREADS = ["0.0005,0.0015", "0.001,0.003", "0.002,0.005", "0.003,0.008", "0.005,0.012"]
 SEARCH_SPACE = {
     "buy_spreads": {"type": "categorical", "choices": SPREADS},

@@ -61,8 +61,8 @@ def test_random_configs_give_identical_ledgers_and_summaries(controller, market)
                                     feature_timing=("close", "open")[n % 2])
         assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
         assert differences(stock, turbo) == [], config
-        close_types |= {e["close_type"] for e in stock["executors"]}
-        executors += len(stock["executors"])
+        close_types |= {e["close_type"] for e in stock["ledger"]["executors"]}
+        executors += len(stock["ledger"]["executors"])
     assert executors >= 10  # the configs really trade
     assert len(close_types) >= 2, close_types  # and more than one barrier closes them
 
