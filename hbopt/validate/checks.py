@@ -96,6 +96,14 @@ def _gain(spec: StudySpec, value: float) -> float:
     return value if spec.objectives[0].direction == "maximize" else -value
 
 
+#: How many of the top trials get their ledger (every fill) written to the study folder.
+LEDGER_TRIALS = 3
+
+
+def _with_ledger(backtests: tuple[dict, ...], ledger: bool) -> tuple[dict, ...]:
+    return tuple({**b, "ledger": True} for b in backtests) if ledger else backtests
+
+
 def neighbourhood_points(spec: StudySpec, params: dict, important: list[str]) -> tuple[list[dict], list[str]]:
     """The best's parameters nudged one step either way, one at a time, and every combination of
     the two most important numeric ones (for the heatmap); the two names."""
@@ -114,7 +122,8 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     """Validate a study: ``windows`` per pair ``{"in_sample": [s, e], "holdout": [s, e] or None}``;
     the ``top`` trials are backtested on the holdout; ``walkforward`` is a walk-forward result of
     the same study file, if any; ``important`` the parameters by importance (for the heatmap).
-    Not ``full``: the holdout of the top trials only, no statistics and no verdict."""
+    Not ``full``: the holdout of the top trials only, no statistics and no verdict. ``ledgers``
+    holds the ledgers of the :data:`LEDGER_TRIALS` best, by (trial number, pair, window)."""
     trials = ranked(study)
     if not trials:
         return verdict_of({"error": "no completed, feasible trial"}, thresholds, walkforward)
@@ -123,8 +132,11 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     holdout = {pair: windows[pair]["holdout"] for pair in spec.pairs} if all(
         windows[pair].get("holdout") for pair in spec.pairs) else None
     stressed = replace(spec, trade_cost=spec.trade_cost * thresholds.cost_multiple)
+    ledgers = trials[:LEDGER_TRIALS]
     points, heat_axes = neighbourhood_points(spec, best.params, important or list(best.params)) if full else ([], [])
-    jobs = [("holdout", t, spec.backtests(t.params, holdout)) for t in trials[:top]] if holdout else []
+    jobs = [("holdout", t, _with_ledger(spec.backtests(t.params, holdout), t in ledgers))
+            for t in trials[:top]] if holdout else []
+    jobs += [("in_sample_ledger", t, _with_ledger(spec.backtests(t.params, in_sample), True)) for t in ledgers]
     if full:
         jobs += [("neighbour", p, spec.backtests(p, in_sample)) for p in points]
         jobs.append(("stress_in_sample", best.params, stressed.backtests(best.params, in_sample)))
@@ -135,7 +147,16 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
            "direction": spec.objectives[0].direction}
     rows, neighbours, stress = [], [], {"trade_cost": stressed.trade_cost}
+    out["ledgers"] = {}
     for (kind, subject, _), outcome in zip(jobs, outcomes):
+        if not outcome.error and "ledger" in outcome.results[0]:
+            window = "holdout" if kind == "holdout" else "in-sample"
+            out["ledgers"].update({(subject.number, pair, window): r.pop("ledger")
+                                   for pair, r in zip(spec.pairs, outcome.results)})
+            for r in outcome.results:
+                r.pop("equity_curve")
+        if kind == "in_sample_ledger":
+            continue
         if kind == "holdout":
             rows.append({"number": subject.number, "params": subject.params, "in_sample": subject.values[0],
                          "holdout": _score(spec, outcome), "error": outcome.error,

@@ -92,10 +92,25 @@ def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, w
     validation = validate_study(spec, study, windows, pool, thresholds, top, load_walkforward(folder.name),
                                 important_params(study) if full and len(spec.objectives) == 1 else [], full)
     validation["study"] = folder.name
+    write_ledgers(folder, validation.pop("ledgers", {}))
     write_text_atomic(validation_path(folder), json.dumps(validation, default=str))
     if report:
         write_report(folder, study, spec, validation_sections(validation, spec.objectives[0].metric))
     return validation
+
+
+def write_ledgers(folder: StudyFolder, ledgers: dict) -> None:
+    """Each top trial's ledger per pair and window, as ``ledgers/trial-N_PAIR_WINDOW.json`` in the
+    study folder (those of trials no longer at the top are removed)."""
+    from hbopt.files import home_folder
+
+    target = home_folder(folder.path / "ledgers", "study ledgers folder")
+    names = {f"trial-{number}_{pair}_{window}.json": ledger for (number, pair, window), ledger in ledgers.items()}
+    for stale in target.glob("trial-*.json"):
+        if stale.name not in names:
+            stale.unlink()
+    for name, ledger in names.items():
+        write_text_atomic(target / name, json.dumps(ledger))
 
 
 def _check_in_sample(study: optuna.Study, spec: StudySpec, windows: dict) -> None:

@@ -1,6 +1,7 @@
 """What discover, validate and walkforward tell a user about whether a result will hold, on a
 market with no edge (a random walk) and on one with a real, persistent edge."""
 import json
+import math
 
 import pytest
 import yaml
@@ -55,6 +56,18 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
         assert trial.user_attrs["window"][0]["end"] == windows["in_sample"][1]
     assert [r["number"] for r in validation["holdout"]] == [b["number"] for b in summary["best"][:5]]
     assert all(r["holdout"] is not None for r in validation["holdout"])
+
+    # the top trials' fills are in the study folder, in sample and on the holdout; the in-sample
+    # ledger replays to what the trial's account made when the search scored it
+    ledgers = StudyFolder(NAME).path / "ledgers"
+    best = summary["best"][0]
+    assert sorted(p.name for p in ledgers.iterdir()) == sorted(
+        f"trial-{b['number']}_{PAIR}_{w}.json" for b in summary["best"][:3] for w in ("holdout", "in-sample"))
+    ledger = json.loads((ledgers / f"trial-{best['number']}_{PAIR}_in-sample.json").read_text())
+    assert set(ledger) == {"fills", "executors"} and ledger["fills"]
+    replay = math.fsum((-1 if f["side"] == "BUY" else 1) * f["price"] * f["amount"] - f["fee_quote"]
+                       for f in ledger["fills"])
+    assert replay == pytest.approx(best["account"][0]["pnl_quote"], rel=1e-9)
 
     # the same figures later, with the holdout beside the in-sample score, and a report with the plots
     best = hbopt("study", "best", NAME, "--top", "3", "--json")
