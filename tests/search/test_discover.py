@@ -245,3 +245,16 @@ def test_backtest_warnings_are_kept_per_trial_counted_in_the_table_and_listed_in
     everywhere = collections.Counter(w for t in trials for w in t.user_attrs["warnings"])
     assert "<h2>Warnings</h2>" in report and all(f"<li>{n} x {w}</li>" in report for w, n in everywhere.items())
     assert all(f"<li>#{t.number}: {'; '.join(t.user_attrs['warnings'])}</li>" in report for t in trials)
+
+
+def test_a_study_ranked_by_hummingbots_net_pnl_keeps_its_objective_and_says_so(two_pairs, hbopt):
+    """A study made before hbopt kept an account ranks by Hummingbot's net PnL: resumed without
+    an objective it keeps that one, and says it is Hummingbot's."""
+    old = [*SMALL, "--pairs", PAIR, "--sampler", "random", "--workers", "1", "--study", "old", "--json", "--no-report"]
+    assert hbopt("discover", *old, "--iter", "2", "--objective", "net_pnl_quote").code == 0
+    again = hbopt("discover", *old, "--iter", "2")
+    assert again.code == 0, again.err
+    assert "study old ranks by Hummingbot's net_pnl_quote, not the account's figures" in " ".join(again.err.split())
+    assert [t.values[0] for t in trials_of("old")] == [t.user_attrs["metrics"][0]["net_pnl_quote"]
+                                                        for t in trials_of("old")]
+    assert StudyFolder("old").manifest()["spec"]["objective"] == [{"metric": "net_pnl_quote", "direction": "maximize"}]
