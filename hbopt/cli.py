@@ -422,7 +422,6 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
                           user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing)
     if ledger_file:
         write_output(ledger_file, ujson.dumps(result.pop("ledger"), indent=1))
-        result.pop("equity_curve")
     if as_json:
         return emit_json(result)
     print_backtest(result)

@@ -39,7 +39,6 @@ MAKER, TAKER = "maker", "taker"
 FIGURES = ("pnl_quote", "return_pct", "fees_quote", "funding_quote", "volume_quote", "fills", "max_drawdown_pct",
            "sharpe")
 DUST_QUOTE = 1e-9  # inventory worth less than this is the float residue of fills that net out
-FILL_FIELDS = ("timestamp", "executor", "kind", "side", "price", "order_price", "amount", "fee_quote", "liquidity")
 
 
 def pnl_period(seconds: float) -> int:
@@ -90,6 +89,7 @@ def executor_fills(info, ticks: Ticks, trade_cost: float) -> list[Fill]:
     An executor that ended in a position hold leaves its inventory open (nothing closes it but
     later fills or the final mark)."""
     config = info.config
+    # a grid kept as a position hold reports only its round trips' volume: 0 with levels still open
     if float(info.filled_amount_quote) <= 0 and not isinstance(config, GridExecutorConfig):
         return []
     if isinstance(config, PositionExecutorConfig):
@@ -255,21 +255,12 @@ class Account:
         }
 
     def ledger(self) -> list[dict]:
-        """Every fill as a JSON-safe record (:data:`FILL_FIELDS`), in the order they happened."""
+        """Every fill as a JSON-safe record (``timestamp``, ``executor``, ``kind``, ``side``, ``price``,
+        ``order_price``, ``amount``, ``fee_quote``, ``liquidity``), in the order they happened."""
         ts = self.ticks.ts
         return [{"timestamp": float(ts[f.tick]), "executor": f.executor, "kind": f.kind,
                  "side": "BUY" if f.side > 0 else "SELL", "price": f.price, "order_price": f.order_price,
                  "amount": f.amount, "fee_quote": f.fee_quote, "liquidity": f.liquidity} for f in self.fills]
-
-    def curve(self, points: int = 1500) -> dict:
-        """Equity, drawdown and the close at up to ``points`` evenly spaced ticks (the last included),
-        for charts."""
-        n = len(self.equity)
-        picked = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int)) if n else np.array([], int)
-        peak = np.maximum.accumulate(np.maximum(self.equity, self.capital))
-        return {"timestamp": self.ticks.ts[picked].tolist(), "equity": self.equity[picked].tolist(),
-                "drawdown_pct": ((peak - self.equity)[picked] / self.capital).tolist(),
-                "close": self.ticks.close[picked].tolist()}
 
 
 def _summing_to(values: list[float], total: float) -> list[float]:
@@ -287,17 +278,28 @@ def _summing_to(values: list[float], total: float) -> list[float]:
     return values
 
 
-def annual_sharpe_of_equity(changes: list[float], capital: float, period: float) -> float:
-    """The annualised Sharpe ratio (365-day year, no risk-free rate) of the per-period returns of an
-    equity starting at ``capital`` and changing by ``changes``; periods after a ruin (equity at or
-    below zero) return nothing. 0 when the returns do not vary."""
-    changes = np.asarray(changes, dtype=float)
-    if len(changes) < 2:
+def sharpe(values) -> float:
+    """Mean over standard deviation (``ddof=1``) of one series; 0 when it does not vary."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
         return 0.0
+    std = values.std(ddof=1)
+    return float(values.mean() / std) if std > 0 else 0.0
+
+
+def annual_sharpe(sr: float, period: float) -> float:
+    """A per-period Sharpe ratio (periods of ``period`` seconds) over a 365-day year."""
+    return sr * math.sqrt(YEAR / period)
+
+
+def annual_sharpe_of_equity(changes: list[float], capital: float, period: float) -> float:
+    """The annualised Sharpe ratio (no risk-free rate) of the per-period returns of an equity
+    starting at ``capital`` and changing by ``changes``; periods after a ruin (equity at or below
+    zero) return nothing. 0 when the returns do not vary."""
+    changes = np.asarray(changes, dtype=float)
     before = capital + np.concatenate([[0.0], np.cumsum(changes)[:-1]])
     returns = np.divide(changes, before, out=np.zeros_like(changes), where=before > 0)
-    deviation = returns.std(ddof=1)
-    return float(returns.mean() / deviation * math.sqrt(YEAR / period)) if deviation > 0 else 0.0
+    return annual_sharpe(sharpe(returns), period)
 
 
 def account_of(executors: list, ticks: Ticks, capital: float, trade_cost: float) -> Account:

@@ -80,7 +80,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     ``trade_cost``, ``timings``, ``warnings`` and ``versions``; asked for turbo, it adds
     ``turbo_fallback``: why the stock engine ran instead, or ``None``; with ``ledger`` also
     ``ledger`` (``{"fills": [...], "executors": [...]}``: every fill of the account, every
-    executor as Hummingbot reports it) and ``equity_curve`` (for charts). Passing ``config``, ``start``, ``end``,
+    executor as Hummingbot reports it). Passing ``config``, ``start``, ``end``,
     ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
 
     An exception raised by the controller's code or by Hummingbot becomes a
@@ -142,7 +142,6 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     })
     if ledger:
         result["ledger"] = {"fills": account.ledger(), "executors": [ledger_row(info) for info in output["executors"]]}
-        result["equity_curve"] = account.curve()
     return result
 
 

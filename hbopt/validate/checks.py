@@ -10,11 +10,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
 from hbopt.search.studies import ranked
-from hbopt.validate.statistics import annual_sharpe, deflated_sharpe, effective_trials, moments, pbo, sharpe
+from hbopt.validate.statistics import deflated_sharpe, effective_trials, moments, pbo
 from hbopt.validate.verdict import Thresholds, verdict_of
 
 
@@ -153,8 +154,6 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
             window = "holdout" if kind == "holdout" else "in-sample"
             out["ledgers"].update({(subject.number, pair, window): r.pop("ledger")
                                    for pair, r in zip(spec.pairs, outcome.results)})
-            for r in outcome.results:
-                r.pop("equity_curve")
         if kind == "in_sample_ledger":
             continue
         if kind == "holdout":

@@ -11,7 +11,8 @@ trials).
   cross-validation (Bailey, Borwein, López de Prado and Zhu, "The Probability of Backtest
   Overfitting", 2015).
 
-Sharpe ratios here are per period (not annualised), as the formulas need.
+Sharpe ratios here are per period (not annualised), as the formulas need
+(:func:`hbopt.engine.account.sharpe` computes them).
 """
 from __future__ import annotations
 
@@ -25,21 +26,6 @@ from scipy.spatial.distance import squareform
 from scipy.stats import norm
 
 EULER_GAMMA = 0.5772156649015329
-YEAR = 365 * 86400
-
-
-def sharpe(pnl) -> float:
-    """Mean over standard deviation (``ddof=1``) of one series; 0 when it does not vary."""
-    pnl = np.asarray(pnl, dtype=float)
-    if len(pnl) < 2:
-        return 0.0
-    std = pnl.std(ddof=1)
-    return float(pnl.mean() / std) if std > 0 else 0.0
-
-
-def annual_sharpe(sr: float, period: float) -> float:
-    """A per-period Sharpe ratio (periods of ``period`` seconds) over a 365-day year."""
-    return sr * math.sqrt(YEAR / period)
 
 
 def expected_max_sharpe(variance: float, n_trials: float) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 
 from hbopt import settings
 from hbopt.files import home_folder, read_json, write_text_atomic
+from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.pool import Pool, Trial
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Progress
@@ -24,7 +25,6 @@ from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import open_study, ranked, run_trials, study_names
 from hbopt.validate.report import write_walkforward_report
 from hbopt.validate.checks import account_pnl, pair_series
-from hbopt.validate.statistics import annual_sharpe, sharpe
 from hbopt.validate.windows import DAY, data_windows, folds
 
 

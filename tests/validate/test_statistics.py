@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
+from hbopt.engine.account import sharpe
 from hbopt.validate.statistics import (deflated_sharpe, effective_trials, expected_max_sharpe, moments, pbo,
-                                       probabilistic_sharpe, sharpe)
+                                       probabilistic_sharpe)
 
 
 def test_deflated_sharpe_matches_the_papers_numerical_example():
