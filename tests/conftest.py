@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own empty $HBOPT_HOME and mirror folder."""
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -36,6 +37,14 @@ def market(store):
     store.add(KEY_1M, df, {"source": "synth", "synthetic": True})
     Mirror.default().refresh()
     return df
+
+
+def report_charts(path) -> set[str]:
+    """The charts of an HTML report, by name, asserting that it opens offline: plotly.js inlined
+    exactly once, no script fetched from anywhere."""
+    page = path.read_text()
+    assert page.count("* plotly.js v") == 1 and not re.search(r"<script[^>]*\ssrc=", page)
+    return set(re.findall(r'<div id="chart-([^"]+)"', page))
 
 
 def _controller_file(root, controller_type: str, name: str):

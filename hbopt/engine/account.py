@@ -38,6 +38,7 @@ MAKER, TAKER = "maker", "taker"
 #: The account's figures an objective or a constraint can name (as ``account.NAME``).
 FIGURES = ("pnl_quote", "return_pct", "fees_quote", "funding_quote", "volume_quote", "fills", "max_drawdown_pct",
            "sharpe")
+CURVE_POINTS = 2000  # samples of the equity a chart gets: a 90-day 1m run is 129,600 ticks
 DUST_QUOTE = 1e-9  # inventory worth less than this is the float residue of fills that net out
 
 
@@ -229,8 +230,12 @@ class Account:
         """The equity's deepest fall from its running peak (the starting capital included), as a
         fraction of the starting capital: 0 for an account that never fell, above 1 for one that
         lost more than it started with."""
+        return float(self._drawdown().max()) if len(self.equity) else 0.0
+
+    def _drawdown(self) -> np.ndarray:
+        """At each tick, the equity's fall from its running peak, as a fraction of the capital."""
         peak = np.maximum.accumulate(np.concatenate([[self.capital], self.equity]))
-        return float((peak[1:] - self.equity).max() / self.capital) if len(self.equity) else 0.0
+        return (peak[1:] - self.equity) / self.capital
 
     def series(self, start: int, end: int) -> dict:
         """The equity's change per period from ``start``: ``{"period": s, "values": [...]}``, the
@@ -253,6 +258,22 @@ class Account:
             "sharpe": annual_sharpe_of_equity(series["values"], self.capital, series["period"]),
             "ruined_at": self.ruined_at,
         }
+
+    def curve(self, start: float, points: int = CURVE_POINTS) -> dict:
+        """The equity from ``start`` on, for a chart: at most ``points`` samples, the first at the
+        first tick, the last at the last; each sample's ``timestamp``, ``equity`` and ``close`` at
+        its tick, and ``drawdown_pct`` the deepest fall from the running peak since the sample
+        before (a fraction of the starting capital, as :meth:`max_drawdown` measures it, so the
+        deepest sample is that figure when nothing traded before ``start``)."""
+        first = int(np.searchsorted(self.ticks.ts, start, side="left"))
+        n = len(self.equity) - first
+        if n <= 0:
+            return {"timestamp": [], "equity": [], "close": [], "drawdown_pct": []}
+        ends = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(np.int64))
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return {"timestamp": self.ticks.ts[first:][ends].tolist(), "equity": self.equity[first:][ends].tolist(),
+                "close": self.ticks.close[first:][ends].tolist(),
+                "drawdown_pct": np.maximum.reduceat(self._drawdown()[first:], starts).tolist()}
 
     def ledger(self) -> list[dict]:
         """Every fill as a JSON-safe record (``timestamp``, ``executor``, ``kind``, ``side``, ``price``,

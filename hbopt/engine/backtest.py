@@ -79,8 +79,9 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     ``feature_timing``, ``config`` (the resolved config), ``start``, ``end``, ``resolution``,
     ``trade_cost``, ``timings``, ``warnings`` and ``versions``; asked for turbo, it adds
     ``turbo_fallback``: why the stock engine ran instead, or ``None``; with ``ledger`` also
-    ``ledger`` (``{"fills": [...], "executors": [...]}``: every fill of the account, every
-    executor as Hummingbot reports it). Passing ``config``, ``start``, ``end``,
+    ``ledger`` (``{"fills": [...], "executors": [...], "equity": {...}}``: every fill of the
+    account, every executor as Hummingbot reports it, the equity sampled for a chart,
+    :meth:`~hbopt.engine.account.Account.curve`). Passing ``config``, ``start``, ``end``,
     ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
 
     An exception raised by the controller's code or by Hummingbot becomes a
@@ -141,7 +142,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         "versions": {"hbopt": __version__, "hummingbot": version("hummingbot")},
     })
     if ledger:
-        result["ledger"] = {"fills": account.ledger(), "executors": [ledger_row(info) for info in output["executors"]]}
+        result["ledger"] = {"fills": account.ledger(), "executors": [ledger_row(info) for info in output["executors"]],
+                            "equity": account.curve(start)}
     return result
 
 

@@ -1,55 +1,59 @@
-"""The study report: one self-contained HTML page (inline SVG, no plotting library) with the
-trials that fell back from the turbo engine to the stock one, the optimisation history, parameter
-importance, the best region, the top trials, the sections the caller adds (the validation's), the
-warnings of the trials' backtests and the failures."""
+"""The study report: one self-contained HTML page that opens offline (plotly charts, plotly.js
+inlined once) with the trials that fell back from the turbo engine to the stock one, the
+optimisation history, parameter importance, the best region, the top trials, the sections the
+caller adds (the validation's), the warnings of the trials' backtests and the failures."""
 from __future__ import annotations
 
 import html
 import math
 import warnings
 
+import numpy as np
 import optuna
+import plotly.graph_objects as go
 from optuna.trial import TrialState
+from plotly.offline import get_plotlyjs
 
 from hbopt.files import write_text_atomic
+from hbopt.search.space import shown
 
-W, H, PAD = 640, 260, 40
-STYLE = ("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+STYLE = ("<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}"
          "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}figure{margin:1em 0}"
-         ".pass{color:#2e7d32}.fail{color:#c62828}</style>")
+         "figcaption{font-weight:bold}.pass{color:#2e7d32}.fail{color:#c62828}</style>")
+HEIGHT = 340  # pixels, unless a chart sets its own
 
 
-def scale(values, lo_px, hi_px):
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    return lambda v: lo_px + (v - lo) / span * (hi_px - lo_px)
+def chart(fig: go.Figure | None, name: str, caption: str) -> str:
+    """``fig`` as a captioned figure of the page, its div ``chart-NAME`` (nothing for no figure);
+    the page holds plotly.js (:func:`write_page`), so the chart draws offline."""
+    if fig is None:
+        return ""
+    fig.update_layout(template="plotly_white", hovermode="closest", height=fig.layout.height or HEIGHT,
+                      margin={"l": 70, "r": 20, "t": 30, "b": 50})
+    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{name}",
+                      config={"displaylogo": False, "responsive": True})
+    return f"<figure><figcaption>{html.escape(caption)}</figcaption>{div}</figure>"
 
 
-def svg(body: str, title: str, height: int = H) -> str:
-    """A figure of ``W`` x ``height`` pixels with a caption, around SVG ``body``."""
-    return (f'<figure><figcaption>{html.escape(title)}</figcaption><svg width="{W}" height="{height}" '
-            f'xmlns="http://www.w3.org/2000/svg" style="background:#fafafa;border:1px solid #ddd">{body}</svg></figure>')
+def times(timestamps) -> np.ndarray:
+    """Epoch seconds as UTC datetimes, for a time axis."""
+    return (np.asarray(timestamps, dtype="float64") * 1000).astype("int64").astype("datetime64[ms]")
 
 
-def history_svg(trials, maximize: bool, metric: str) -> str:
+def history_figure(trials, maximize: bool, metric: str) -> go.Figure:
     """Each trial's objective and the running best."""
-    if not trials:
-        return "<p>No completed trials yet.</p>"
-    xs = [t.number for t in trials]
-    ys = [t.values[0] for t in trials]
-    x, y = scale(xs, PAD, W - 10), scale(ys, H - PAD, 10)
-    dots = "".join(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="2.5" fill="#4a7ebb" opacity="0.6"/>' for a, b in zip(xs, ys))
-    best, line = None, []
-    for a, b in zip(xs, ys):
-        best = b if best is None else (max(best, b) if maximize else min(best, b))
-        line.append(f"{x(a):.1f},{y(best):.1f}")
-    axes = (f'<text x="{PAD}" y="{H - 8}" font-size="11">trial</text>'
-            f'<text x="4" y="14" font-size="11">{html.escape(metric)}: {min(ys):.4g} .. {max(ys):.4g}</text>')
-    return svg(dots + f'<polyline points="{" ".join(line)}" fill="none" stroke="#d9534f" stroke-width="2"/>' + axes,
-                "Optimisation history (dots: trials, line: best so far)")
+    numbers = [t.number for t in trials]
+    values = np.array([t.values[0] for t in trials])
+    best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
+    fig = go.Figure([go.Scatter(x=numbers, y=values, mode="markers", name="trial", opacity=0.6),
+                     go.Scatter(x=numbers, y=best, mode="lines", name="best so far", line={"shape": "hv"})])
+    fig.update_layout(xaxis_title="trial", yaxis_title=metric)
+    return fig
 
 
-def importance_svg(study: optuna.Study) -> tuple[str, list[str]]:
+def importance_chart(study: optuna.Study) -> tuple[str, list[str]]:
+    """Parameter importance (fANOVA) as a chart of bars (or why there is none), and the parameters
+    by importance."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # optuna warns when few trials make importances degenerate
@@ -57,27 +61,25 @@ def importance_svg(study: optuna.Study) -> tuple[str, list[str]]:
     except Exception as exc:  # too few trials, a single distinct value, ...
         return f"<p>Parameter importance not available: {html.escape(str(exc))}</p>", []
     names = list(importance)
-    bar_h = max(12, min(28, (H - 20) // max(1, len(names))))
-    rows = "".join(f'<rect x="180" y="{10 + i * bar_h}" width="{v * (W - 200):.1f}" height="{bar_h - 4}" fill="#5cb85c"/>'
-                   f'<text x="4" y="{10 + i * bar_h + bar_h - 7}" font-size="11">{html.escape(n)} {v:.2f}</text>'
-                   for i, (n, v) in enumerate(importance.items()))
-    return svg(rows, "Parameter importance (fANOVA)"), names
+    fig = go.Figure(go.Bar(x=list(importance.values())[::-1], y=names[::-1], orientation="h"))
+    fig.update_layout(xaxis_title="importance (share of the objective's variance)",
+                      height=max(200, 60 + 26 * len(names)))
+    return chart(fig, "importance", "Parameter importance (fANOVA)"), names
 
 
-def region_svg(trials, x_name: str, y_name: str, maximize: bool) -> str:
-    """The two most important parameters, each trial coloured by its objective (dark = better)."""
-    points = [(t.params[x_name], t.params[y_name], t.values[0]) for t in trials
-              if isinstance(t.params.get(x_name), (int, float)) and isinstance(t.params.get(y_name), (int, float))]
+def region_figure(trials, x_name: str, y_name: str, metric: str, space) -> go.Figure | None:
+    """The two most important parameters, each trial coloured by its objective."""
+    points = [t for t in trials if all(isinstance(t.params.get(n), (int, float)) for n in (x_name, y_name))]
     if len(points) < 2:
-        return ""
-    x = scale([p[0] for p in points], PAD, W - 10)
-    y = scale([p[1] for p in points], H - PAD, 10)
-    rank = scale([p[2] for p in points], 0.1, 1.0) if maximize else scale([-p[2] for p in points], 0.1, 1.0)
-    dots = "".join(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="4" fill="#8e44ad" opacity="{rank(c if maximize else -c):.2f}"/>'
-                   for a, b, c in points)
-    labels = (f'<text x="{W // 2}" y="{H - 8}" font-size="11">{html.escape(x_name)}</text>'
-              f'<text x="4" y="14" font-size="11">{html.escape(y_name)}</text>')
-    return svg(dots + labels, f"Best region: {x_name} vs {y_name}")
+        return None
+    fig = go.Figure(go.Scatter(
+        x=[t.params[x_name] for t in points], y=[t.params[y_name] for t in points], mode="markers",
+        marker={"color": [t.values[0] for t in points], "colorscale": "Viridis", "size": 8,
+                "colorbar": {"title": {"text": metric}}},
+        text=[f"#{t.number}: {shown(space, t.params)}" for t in points],
+        hovertemplate="%{text}<br>" + html.escape(metric) + " %{marker.color:.4g}<extra></extra>"))
+    fig.update_layout(xaxis_title=x_name, yaxis_title=y_name)
+    return fig
 
 
 def warnings_html(top, complete) -> str:
@@ -123,21 +125,25 @@ def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = 
              f"objective: {html.escape(', '.join(o.metric + ' (' + o.direction + ')' for o in spec.objectives))}; "
              f"{len(complete)} complete, {len(failed)} failed trials.</p>", fallbacks_html(trials)]
     if len(spec.objectives) == 1:
-        parts.append(history_svg(complete, maximize, objective.metric))
-        figure, names = importance_svg(study) if len(complete) > 1 else ("", [])
+        parts.append(chart(history_figure(complete, maximize, objective.metric), "history", "Optimisation history")
+                     if complete else "<p>No completed trials yet.</p>")
+        figure, names = importance_chart(study) if len(complete) > 1 else ("", [])
         parts.append(figure)
         numeric = [n for n in names if all(isinstance(t.params.get(n), (int, float)) for t in complete if n in t.params)]
         if len(numeric) >= 2:
-            parts.append(region_svg(complete, numeric[0], numeric[1], maximize))
+            x, y = numeric[:2]
+            parts.append(chart(region_figure(complete, x, y, objective.metric, spec.space), "region",
+                               f"Best region: {x} against {y}, each trial coloured by {objective.metric}"))
     rows = ranked(study)[:20]
-    columns = ["#", "values", "params", "PnL", "max DD", "Sharpe (annual)", "fills", "Hummingbot net PnL", "warnings"]
+    columns = ["#", "values", "params", "PnL", "max DD (of capital)", "Sharpe (annual)", "fills", "Hummingbot net PnL",
+               "warnings"]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in columns)
     body = ""
     for t in rows:
         m = (t.user_attrs.get("metrics") or [{}])[0]
         a = m.get("account") or {}
-        cells = [t.number, ", ".join(f"{v:.5g}" for v in t.values), ", ".join(f"{k}={v}" for k, v in t.params.items()),
-                 _fmt(a.get("pnl_quote")), _fmt(a.get("max_drawdown_pct")), _fmt(a.get("sharpe")), a.get("fills"),
+        cells = [t.number, ", ".join(f"{v:.5g}" for v in t.values), shown(spec.space, t.params),
+                 _fmt(a.get("pnl_quote")), _percent(a.get("max_drawdown_pct")), _fmt(a.get("sharpe")), a.get("fills"),
                  _fmt(m.get("net_pnl_quote")), len(t.user_attrs.get("warnings", [])) or ""]
         body += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
     parts.append(f"<h2>Top trials</h2><table><tr>{head}</tr>{body}</table>")
@@ -153,10 +159,16 @@ def write_report(folder, study: optuna.Study, spec, sections: tuple[str, ...] = 
 
 
 def write_page(path, title: str, parts) -> None:
-    """An HTML page of ``parts`` (empty ones left out), written atomically."""
+    """An HTML page of ``parts`` (empty ones left out) with plotly.js inlined once, so its charts
+    (:func:`chart`) draw without a network; written atomically."""
     write_text_atomic(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                            f"{STYLE}</head><body>{''.join(p for p in parts if p)}</body></html>")
+                            f"{STYLE}<script>{get_plotlyjs()}</script></head>"
+                            f"<body>{''.join(p for p in parts if p)}</body></html>")
 
 
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def _percent(value) -> str:
+    return f"{value:.1%}" if isinstance(value, float) and math.isfinite(value) else str(value)

@@ -16,6 +16,7 @@ are not written into the controller config.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,18 @@ class Param:
             candidates = [value - step, value + step]
         near = [int(round(v)) if self.type == "int" else round(v, 12) for v in candidates]
         return [v for v in near if self.low - 1e-9 <= v <= self.high + 1e-9 and v != value]
+
+    def shown(self, value) -> str:
+        """``value`` as a person reads it: to the step's decimals where there is a step
+        (``0.05``, not ``0.049999999999999996``), else to 6 significant digits."""
+        if self.type == "categorical" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return str(value)
+        if self.type == "int":
+            return str(int(round(value)))
+        if self.step:
+            decimals = max(0, -Decimal(repr(self.step)).normalize().as_tuple().exponent)
+            return f"{value:.{decimals}f}"
+        return f"{value:.6g}"
 
     def grid(self) -> list:
         if self.type == "categorical":
@@ -205,6 +218,20 @@ def nudged(space: list[Param], params: dict, names) -> list[dict]:
 
 def distributions(space: list[Param], drawn: dict) -> dict:
     return {p.name: p.distribution() for p in space if p.name in drawn}
+
+
+def shown_value(space: list[Param], name: str, value) -> str:
+    """``value`` of parameter ``name`` as :meth:`Param.shown` writes it; a name the space does not
+    hold (a study's older space) to 6 significant digits."""
+    param = next((p for p in space if p.name == name), None)
+    if param:
+        return param.shown(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def shown(space: list[Param], params: dict) -> str:
+    """``params`` as ``name=value, ...``, each value as :func:`shown_value` writes it."""
+    return ", ".join(f"{k}={shown_value(space, k, v)}" for k, v in params.items())
 
 
 def tidy(params: dict) -> dict:

@@ -92,10 +92,11 @@ def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, w
     validation = validate_study(spec, study, windows, pool, thresholds, top, load_walkforward(folder.name),
                                 important_params(study) if full and len(spec.objectives) == 1 else [], full)
     validation["study"] = folder.name
-    write_ledgers(folder, validation.pop("ledgers", {}))
+    ledgers = validation.pop("ledgers", {})
+    write_ledgers(folder, ledgers)
     write_text_atomic(validation_path(folder), json.dumps(validation, default=str))
     if report:
-        write_report(folder, study, spec, validation_sections(validation, spec.objectives[0].metric))
+        write_report(folder, study, spec, validation_sections(validation, spec, ledgers))
     return validation
 
 

@@ -76,7 +76,7 @@ def walkforward(spec: StudySpec, k: int, n_trials: int, pool: Pool, anchored: bo
         on_plan(name, the_plan)
         result = _run(name, study_spec, the_plan, n_trials, pool, user_module, on_progress)
         write_text_atomic(folder / "result.json", json.dumps(result, default=str))
-        write_walkforward_report(folder / "report.html", result)
+        write_walkforward_report(folder / "report.html", result, study_spec.space)
         result["report"] = str(folder / "report.html")
         results.append(result)
     return results

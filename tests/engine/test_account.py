@@ -184,6 +184,20 @@ def test_the_series_sums_to_the_pnl_exactly_whatever_the_rounding():
     assert sum(series["values"]) == account.pnl_quote and account.ledger()[-1]["kind"] == "mark"
 
 
+def test_the_equity_a_chart_draws_keeps_the_deepest_drawdown_and_ends_on_the_pnl():
+    rng = np.random.default_rng(6)
+    ticks = Ticks(np.arange(5000) * 60.0, 100 + np.cumsum(rng.normal(0, 0.1, 5000)))
+    trades = [Fill(int(t), "x", "order", int(s), float(ticks.close[t]), None, float(a), 0.0, "taker")
+              for t, s, a in zip(rng.integers(10, 5000, 300), rng.choice([-1, 1], 300), rng.uniform(0.01, 3, 300))]
+    account = Account(trades, ticks, 1000.0, 0.0004)
+    curve = account.curve(start=600.0, points=100)
+    assert len(curve["timestamp"]) == 100 and curve["timestamp"][0] == 600 and curve["timestamp"][-1] == 4999 * 60
+    assert np.all(np.diff(curve["timestamp"]) > 0)
+    assert curve["close"] == [ticks.close[int(t // 60)] for t in curve["timestamp"]]
+    assert curve["equity"][-1] == 1000.0 + account.pnl_quote
+    assert max(curve["drawdown_pct"]) == account.max_drawdown() > 0  # nothing traded before minute 10
+
+
 @pytest.mark.parametrize("market", ["ranging", "gappy"])
 def test_random_runs_replay_to_the_accounts_pnl_in_both_engines(market):
     """The chaos controller's orders, positions, grids and holds: the engines agree on every fill

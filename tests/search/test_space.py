@@ -2,7 +2,7 @@ import optuna
 import pytest
 
 from hbopt.errors import ConfigError
-from hbopt.search.space import config_fields, draw, grid_points, parse_space, suggest
+from hbopt.search.space import config_fields, draw, grid_points, parse_space, shown, suggest
 
 SPACE = {
     "length": {"type": "int", "low": 10, "high": 50, "step": 10},
@@ -62,3 +62,15 @@ def test_bad_spaces_are_config_errors_naming_the_parameter(raw, message):
 def test_a_grid_needs_steps_for_floats():
     with pytest.raises(ConfigError, match="grid search needs a step for float parameter x"):
         grid_points(parse_space({"x": {"type": "float", "low": 0.1, "high": 1.0}}))
+
+
+def test_parameters_are_shown_to_their_steps_decimals():
+    space = parse_space({"spread": {"type": "float", "low": 0.005, "high": 0.1, "step": 0.005},
+                         "quarter": {"type": "float", "low": 0.25, "high": 2.0, "step": 0.25},
+                         "length": {"type": "int", "low": 10, "high": 300, "step": 10},
+                         "stop": {"type": "float", "low": 0.002, "high": 0.05, "log": True},
+                         "ma": {"type": "categorical", "choices": ["ema", "sma"]}})
+    drawn = {"spread": 0.005 + 9 * 0.005, "quarter": 0.25 * 3, "length": 120, "stop": 0.0123456789, "ma": "ema",
+             "retired": 0.30000000000000004}
+    assert drawn["spread"] == 0.049999999999999996
+    assert shown(space, drawn) == "spread=0.050, quarter=0.75, length=120, stop=0.0123457, ma=ema, retired=0.3"

@@ -2,6 +2,7 @@
 market with no edge (a random walk) and on one with a real, persistent edge."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,7 +10,9 @@ import yaml
 from hbopt.cache import synth
 from hbopt.cache.mirror import Mirror
 from hbopt.search.storage import StudyFolder
-from tests.conftest import CONNECTOR, KEY_1M, PAIR
+from hbopt.search.report import times
+from hbopt.validate.report import best_trial_figure
+from tests.conftest import CONNECTOR, KEY_1M, PAIR, report_charts
 
 NAME = f"bollinger_{CONNECTOR}_{PAIR}"
 SPACE = {"bb_length": {"type": "int", "low": 20, "high": 200, "step": 10},
@@ -64,18 +67,32 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
     assert sorted(p.name for p in ledgers.iterdir()) == sorted(
         f"trial-{b['number']}_{PAIR}_{w}.json" for b in summary["best"][:3] for w in ("holdout", "in-sample"))
     ledger = json.loads((ledgers / f"trial-{best['number']}_{PAIR}_in-sample.json").read_text())
-    assert set(ledger) == {"fills", "executors"} and ledger["fills"]
+    assert set(ledger) == {"fills", "executors", "equity"} and ledger["fills"]
     replay = math.fsum((-1 if f["side"] == "BUY" else 1) * f["price"] * f["amount"] - f["fee_quote"]
                        for f in ledger["fills"])
     assert replay == pytest.approx(best["account"][0]["pnl_quote"], rel=1e-9)
+
+    # the best's chart: every fill on the price, each window's equity from the capital to what its
+    # account made, its drawdown as deep as the account's, the holdout's start marked
+    holdout = json.loads((ledgers / f"trial-{best['number']}_{PAIR}_holdout.json").read_text())
+    chart = best_trial_figure(ledger, holdout, windows["holdout"][0])
+    traces = {t.name: t for t in chart.data}
+    capital = best["account"][0]["capital_quote"]
+    for window, fills, pnl in (("in-sample", ledger["fills"], best["account"][0]["pnl_quote"]),
+                               ("holdout", holdout["fills"], validation["holdout"][0]["pairs"][PAIR]["account"]["pnl_quote"])):
+        equity = traces[f"equity ({window})"].y
+        assert equity[0] == pytest.approx(capital, rel=1e-3) and equity[-1] == pytest.approx(capital + pnl, abs=1e-9)
+        assert len(traces[f"buy fills ({window})"].x) + len(traces[f"sell fills ({window})"].x) == len(fills)
+    assert -min(traces["drawdown (in-sample)"].y) == pytest.approx(100 * best["account"][0]["max_drawdown_pct"])
+    assert {line.x0 for line in chart.layout.shapes} == {times([windows["holdout"][0]])[0]}  # across all 3 panels
 
     # the same figures later, with the holdout beside the in-sample score, and a report with the plots
     best = hbopt("study", "best", NAME, "--top", "3", "--json")
     rows = json.loads(best.out)
     assert rows[0]["holdout"] == validation["holdout"][0]["holdout"]
-    report = (StudyFolder(NAME).path / "report.html").read_text()
-    assert "Verdict: <span class=\"fail\">fail</span>" in report
-    assert all(title in report for title in ("in-sample vs holdout", "CSCV logits", "Neighbourhood of the best"))
+    report = StudyFolder(NAME).report_path
+    assert "Verdict: <span class=\"fail\">fail</span>" in report.read_text()
+    assert report_charts(report) >= {"history", "importance", "holdout", f"best-{PAIR}", "pbo", "neighbourhood"}
 
     # thresholds are data too: the verdict follows them, and validate exits 0 either way
     lenient = hbopt("validate", NAME, "--min-dsr", "0", "--max-pbo", "1", "--neighbourhood", "0",
@@ -137,4 +154,5 @@ def test_walk_forward_reoptimises_each_fold_and_validate_reads_it(store, hbopt, 
     discover(hbopt, study, "--iter", "10")
     checks = {r["check"]: r for r in json.loads(hbopt("validate", NAME, "--workers", "2", "--json").out)["reasons"]}
     assert checks["walk-forward PnL (account)"]["figure"] == pytest.approx(oos["pnl_quote"])
-    assert "Walk-forward: stitched out-of-sample equity" in (StudyFolder(NAME).path / "report.html").read_text()
+    assert "walkforward" in report_charts(StudyFolder(NAME).report_path)
+    assert "walkforward" in report_charts(Path(result["report"]))
