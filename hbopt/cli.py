@@ -120,6 +120,32 @@ def wait_option(f):
                              f"or $HBOPT_WAIT].")(f)
 
 
+def costs_options(f):
+    """``--costs``, ``--maker-fee``, ``--taker-fee`` and ``--slippage``, handed to the command as one
+    ``costs`` (:class:`hbopt.engine.exchange.costs.Costs`)."""
+    from hbopt.engine.exchange.costs import DEFAULT_MODEL, DEFAULT_SLIPPAGE_BPS, MODELS, Costs
+
+    @functools.wraps(f)
+    def with_costs(*args, cost_model, maker_fee, taker_fee, slippage, **kwargs):
+        return f(*args, costs=Costs(cost_model, maker_fee, taker_fee, slippage), **kwargs)
+
+    options = [
+        click.option("--costs", "cost_model", type=click.Choice(MODELS), default=DEFAULT_MODEL, show_default=True,
+                     help="Cost model: 'exchange' (limit orders fill at their price when traded through, maker and "
+                          "taker fees per connector, slippage, margin and liquidation) or 'hummingbot' (its "
+                          "backtester's, exact: fills at the close, --trade-cost on every leg)."),
+        click.option("--maker-fee", type=float, help="--costs exchange: maker rate, a fraction [default: the "
+                                                     "connector's fee table]."),
+        click.option("--taker-fee", type=float, help="--costs exchange: taker rate, a fraction [default: the "
+                                                     "connector's fee table]."),
+        click.option("--slippage", type=float, default=DEFAULT_SLIPPAGE_BPS, show_default=True,
+                     help="--costs exchange: a market order's slippage, in basis points."),
+    ]
+    for option in reversed(options):
+        with_costs = option(with_costs)
+    return with_costs
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="hbopt")
 @click.option("--debug", is_flag=True, envvar="HBOPT_DEBUG", help="Show tracebacks instead of one-line errors.")
@@ -378,7 +404,9 @@ def controllers_module(path) -> str | None:
 @click.option("--start", help="Window start (UTC date or epoch s).")
 @click.option("--end", help="Window end (UTC date or epoch s).")
 @click.option("--resolution", default="1m", show_default=True, help="Backtest tick interval.")
-@click.option("--trade-cost", type=float, default=0.0006, show_default=True, help="Fee per trade, as a fraction.")
+@click.option("--trade-cost", type=float, default=0.0006, show_default=True,
+              help="--costs hummingbot: fee per trade, as a fraction.")
+@costs_options
 @click.option("--turbo", is_flag=True, help="Use the turbo engine (same results as Hummingbot's, faster).")
 @click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
               help=FEATURE_TIMING_HELP)
@@ -386,7 +414,7 @@ def controllers_module(path) -> str | None:
 @click.option("--ledger", "ledger_file", type=click.Path(path_type=Path),
               help="Also write every fill of the account and every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, turbo,
+def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, costs, turbo,
              feature_timing, controllers_path, ledger_file, as_json):
     """Backtest one controller config offline on mirrored candles.
 
@@ -398,6 +426,7 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
       hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
       hbopt backtest my_controller.yml --days 30 --feature-timing open   # Hummingbot's own merge
+      hbopt backtest --controller market_maker --pair BTC-USDT --days 30 --turbo --costs exchange --slippage 3
     """
     from hbopt.engine import backtest as run_backtest
     from hbopt.files import is_stream, write_output
@@ -419,7 +448,8 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
     if days is None and start_ts is None:
         days = 30
     result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
-                          user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing)
+                          user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing,
+                          costs=costs)
     if ledger_file:
         write_output(ledger_file, ujson.dumps(result.pop("ledger"), indent=1))
     if as_json:
@@ -427,10 +457,19 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
     print_backtest(result)
 
 
+def costs_said(r: dict) -> str:
+    """The costs a result ran under, in a few words."""
+    charged = r["costs"].get("charged")
+    if not charged:
+        return f"Hummingbot's costs (trade cost {r['trade_cost']:g})"
+    return (f"exchange costs (maker {charged['maker']:.4%}, taker {charged['taker']:.4%}, slippage "
+            f"{charged['slippage'] * 1e4:g} bps{', margin' if charged['perpetual'] else ''})")
+
+
 def print_backtest(r: dict) -> None:
     cfg = r["config"]
     out.print(f"[bold]{cfg['controller_name']}[/] {cfg.get('connector_name', '')} {cfg.get('trading_pair', '')}  "
-              f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, trade cost {r['trade_cost']}, "
+              f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, {costs_said(r)}, "
               f"engine {r['engine']}, feature timing {r['feature_timing']}")
     a = r["account"]
     account = [("PnL (quote)", a["pnl_quote"]), ("return", a["return_pct"]), ("fees (quote)", a["fees_quote"]),

@@ -13,10 +13,11 @@ cumulative PnL). This module books the run's fills instead, one by one:
 - an account whose equity reaches zero at a close is ruined: a ``mark`` fill closes its inventory
   there and it trades no more (later fills are left out, and :attr:`Account.ruined_at` says when).
 
-The fills are read off the executors Hummingbot's engine reports (``ExecutorInfo``: when each
-filled, at which price, how it closed) with Hummingbot's fill model (:func:`executor_fills`), so
-the stock and the turbo engine, which report the same executors to the last bit, give the same
-account to the last bit.
+The fills are read off the executors Hummingbot's engine reports (``ExecutorInfo``): under
+Hummingbot's cost model, inferred from when each filled and how it closed with Hummingbot's fill
+model (:func:`executor_fills`); under the exchange model, as each executor's simulation lists them
+(:func:`exchange_fills`). The stock and the turbo engine report the same executors to the last
+bit, so they give the same account to the last bit.
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ from hummingbot.strategy_v2.executors.grid_executor.data_types import GridExecut
 from hummingbot.strategy_v2.executors.order_executor.data_types import ExecutionStrategy, OrderExecutorConfig
 from hummingbot.strategy_v2.executors.position_executor.data_types import PositionExecutorConfig
 from hummingbot.strategy_v2.models.executors import CloseType
+
+from hbopt.engine.exchange.costs import ConnectorCosts
+from hbopt.engine.exchange.positions import slipped
 
 YEAR = 365 * 86400
 PNL_PERIODS = (86400, 14400, 3600)  # a day, 4 hours, an hour
@@ -254,7 +258,7 @@ class Account:
         return {
             "capital_quote": self.capital, "pnl_quote": self.pnl_quote, "return_pct": self.pnl_quote / self.capital,
             "fees_quote": math.fsum(f.fee_quote for f in self.fills), "funding_quote": 0.0, "volume_quote": volume,
-            "fills": len(self.fills), "max_drawdown_pct": self.max_drawdown(),
+            "fills": sum(f.amount > 0 for f in self.fills), "max_drawdown_pct": self.max_drawdown(),
             "sharpe": annual_sharpe_of_equity(series["values"], self.capital, series["period"]),
             "ruined_at": self.ruined_at,
         }
@@ -323,7 +327,31 @@ def annual_sharpe_of_equity(changes: list[float], capital: float, period: float)
     return annual_sharpe(sharpe(returns), period)
 
 
-def account_of(executors: list, ticks: Ticks, capital: float, trade_cost: float) -> Account:
-    """The account of a run's executors (Hummingbot ``ExecutorInfo``, in the engine's order)."""
-    fills = [fill for info in executors for fill in executor_fills(info, ticks, trade_cost)]
-    return Account(fills, ticks, capital, trade_cost)
+def account_of(executors: list, ticks: Ticks, capital: float, trade_cost: float,
+               costs: ConnectorCosts | None = None) -> Account:
+    """The account of a run's executors (Hummingbot ``ExecutorInfo``, in the engine's order):
+    under Hummingbot's cost model (``trade_cost``), or with ``costs``, the exchange model's."""
+    if costs is None:
+        fills = [fill for info in executors for fill in executor_fills(info, ticks, trade_cost)]
+        return Account(fills, ticks, capital, trade_cost)
+    fills = [fill for info in executors for fill in exchange_fills(info, ticks, costs)]
+    return Account(fills, ticks, capital, costs.taker)
+
+
+# ------------------------------------------------------------------------ the exchange model
+def exchange_fills(info, ticks: Ticks, costs: ConnectorCosts) -> list[Fill]:
+    """The fills of one terminated executor as its exchange-model simulation lists them
+    (``custom_info["fills"]``, up to its close); one the controller stopped early with inventory
+    still open closes it there by a market order (the slipped close, taker), unless it kept its
+    position as a hold."""
+    close_ts, config = info.close_timestamp, info.config
+    fills = [Fill(ticks.at(f["timestamp"]), config.id, f["kind"], f["side"], f["price"], f["order_price"], f["amount"],
+                  f["fee_quote"], f["liquidity"]) for f in info.custom_info.get("fills", ()) if f["timestamp"] <= close_ts]
+    held = math.fsum(f.side * f.amount for f in fills)
+    if info.close_type == CloseType.EARLY_STOP and held:
+        tick = ticks.at(close_ts)
+        side = -1 if held > 0 else 1
+        price = slipped(float(ticks.close[tick]), side, costs.slippage)
+        fills.append(Fill(tick, config.id, "early_stop", side, price, None, abs(held), costs.taker * abs(held) * price,
+                          TAKER))
+    return fills

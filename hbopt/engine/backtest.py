@@ -13,6 +13,7 @@ from hbopt.cache.candles import interval_seconds
 from hbopt.cache.windows import CandleSource, CandleWindows
 from hbopt.engine.controllers import config_to_dict, load_config
 from hbopt.engine.account import Ticks, account_of
+from hbopt.engine.exchange.costs import Costs, connector_costs
 from hbopt.engine.diagnostics import account_warnings, config_warnings, feature_timing_warning, outcome_warnings
 from hbopt.engine.failures import blame
 from hbopt.engine.market_data import check_coverage, fill_provider, required_feeds, utc, window_for_days
@@ -64,7 +65,7 @@ def _is_finite_number(value) -> bool:
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
              trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
              candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
-             ledger: bool = False, feature_timing: str = "close") -> dict:
+             ledger: bool = False, feature_timing: str = "close", costs: Costs = Costs()) -> dict:
     """Backtest a controller config offline and return a JSON-safe result.
 
     The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
@@ -72,6 +73,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     or a :class:`CandleWindows` (default: the mirror, refreshed if stale). ``feature_timing``
     says when a controller's features reach the ticks: ``"close"`` once their candle has closed,
     ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
+    ``costs`` chooses the cost model (:mod:`hbopt.engine.exchange.costs`): Hummingbot's, charging
+    ``trade_cost``, or the exchange's.
     The result holds Hummingbot's ``summarize_results`` metrics (Hummingbot's, unchanged), plus
     hbopt's ``account`` (the figures of the account of the run's fills,
     :meth:`hbopt.engine.account.Account.figures`) and ``pnl``, that account's equity change per
@@ -82,7 +85,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     ``ledger`` (``{"fills": [...], "executors": [...], "equity": {...}}``: every fill of the
     account, every executor as Hummingbot reports it, the equity sampled for a chart,
     :meth:`~hbopt.engine.account.Account.curve`). Passing ``config``, ``start``, ``end``,
-    ``resolution``, ``trade_cost`` and ``feature_timing`` back in reproduces it.
+    ``resolution``, ``trade_cost``, ``feature_timing`` and ``costs`` back in reproduces it; the
+    result's ``costs`` says which model ran and, for the exchange's, the rates it charged.
 
     An exception raised by the controller's code or by Hummingbot becomes a
     :class:`ControllerError` naming the file and line.
@@ -103,9 +107,10 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         if controller_config.total_amount_quote <= 0:
             raise ConfigError(f"total_amount_quote must be more than 0, not {controller_config.total_amount_quote}: "
                               "it is the account's starting capital")
+        charged = connector_costs(costs, controller_config.connector_name) if costs.exchange else None
         run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
                                 resolution=resolution, trade_cost=trade_cost, candles=candles,
-                                feature_timing=feature_timing)
+                                feature_timing=feature_timing, costs=costs)
         if engine == "turbo":
             from hbopt.engine.turbo import TurboBacktestingEngine, Unsupported
             try:
@@ -123,7 +128,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     features_interval, output, start, end, warnings, run_s = outcome
     features = output["processed_data"]["features"]
     ticks = Ticks(features.index.to_numpy(dtype="float64"), features["close"].to_numpy(dtype="float64"))
-    account = account_of(output["executors"], ticks, float(controller_config.total_amount_quote), trade_cost)
+    account = account_of(output["executors"], ticks, float(controller_config.total_amount_quote), trade_cost, charged)
     series = account.series(int(start), int(end))
     figures = account.figures(series)
     result = json_safe(output["results"])
@@ -135,10 +140,11 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         "feature_timing": feature_timing,
         "config": config_to_dict(controller_config),
         "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
+        "costs": {**costs.as_dict(), **({"charged": charged.as_dict()} if charged else {})},
         "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": len(ticks.ts)},
         "warnings": warnings + feature_timing_warning(features_interval, resolution, feature_timing)
         + config_warnings(controller_config, resolution) + outcome_warnings(output["executors"], trade_cost)
-        + account_warnings(figures, result["net_pnl_quote"]),
+        + account_warnings(figures, result["net_pnl_quote"], sum(f.kind == "liquidation" for f in account.fills)),
         "versions": {"hbopt": __version__, "hummingbot": version("hummingbot")},
     })
     if ledger:
@@ -147,11 +153,11 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     return result
 
 
-def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles, feature_timing):
+def _run(engine_class, controller_config, start, end, days, resolution, trade_cost, candles, feature_timing, costs):
     """Run one engine (hbopt's stock engine or its turbo subclass) on provided data; the
     controller's or Hummingbot's exceptions become :class:`ControllerError`."""
-    return _blamed(controller_config, _run_engine(engine_class(feature_timing), controller_config, start, end, days,
-                                                  resolution, trade_cost, candles))
+    return _blamed(controller_config, _run_engine(engine_class(feature_timing, costs), controller_config, start, end,
+                                                  days, resolution, trade_cost, candles))
 
 
 def _blamed(controller_config, coroutine):

@@ -48,10 +48,14 @@ def outcome_warnings(executors: list, trade_cost: float) -> list[str]:
     return found
 
 
-def account_warnings(account: dict, net_pnl_quote: float) -> list[str]:
-    """An account that was ruined, and a Hummingbot net PnL far from what the account made (its
-    summary leaves out position holds' fees and open PnL; see :mod:`hbopt.engine.account`)."""
+def account_warnings(account: dict, net_pnl_quote: float, liquidations: int = 0) -> list[str]:
+    """An account that was ruined, positions the exchange liquidated, and a Hummingbot net PnL far
+    from what the account made (its summary leaves out position holds' fees and open PnL; see
+    :mod:`hbopt.engine.account`)."""
     found = []
+    if liquidations:
+        found.append(f"{liquidations} position{' was' if liquidations == 1 else 's were'} liquidated: the loss "
+                     "reached the margin (the notional over the leverage) less the maintenance margin")
     if account["ruined_at"] is not None:
         found.append(f"the account was ruined on {utc(account['ruined_at'])}: its equity reached zero, and it "
                      "traded no more")

@@ -9,6 +9,9 @@ trades at 11:00); ``"open"`` keeps Hummingbot's merge exactly. Nothing else chan
 
 Which candles a features frame came from is read off its timestamps: the coarsest interval the
 controller reads (``get_candles_config()``) on whose grid every feature row lies.
+
+With ``costs`` of the exchange model, the executors are simulated by
+:mod:`hbopt.engine.exchange.simulators` instead of Hummingbot's own simulators.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import pandas as pd
 from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
 from hbopt.cache.candles import interval_seconds
+from hbopt.engine.exchange import simulators
+from hbopt.engine.exchange.costs import ConnectorCosts, Costs, connector_costs
 from hbopt.errors import ControllerError, DataError
 
 # Columns prepare_market_data overwrites with the ticks' own candle after the merge.
@@ -36,10 +41,39 @@ class StockBacktestingEngine(BacktestingEngineBase):
     ``feature_timing="open"``, on its open time as Hummingbot does). After a run,
     :attr:`features_interval` names the candles the controller's features came from."""
 
-    def __init__(self, feature_timing: str = "close"):
+    def __init__(self, feature_timing: str = "close", costs: Costs = Costs()):
         super().__init__()
-        self.feature_timing = feature_timing
+        self.feature_timing, self.costs = feature_timing, costs
         self.features_interval: str | None = None
+        self._connector_costs: dict[str, ConnectorCosts] = {}
+        if costs.exchange:
+            self.position_executor_simulator = simulators.ExchangePositionSimulator(self)
+            self.order_executor_simulator = simulators.ExchangeOrderSimulator(self)
+            self.grid_executor_simulator = simulators.Refused("grid")
+            self.dca_executor_simulator = simulators.Refused("DCA")
+
+    def connector_costs(self, config) -> ConnectorCosts:
+        """The exchange model's costs for an executor's connector."""
+        if config.connector_name not in self._connector_costs:
+            self._connector_costs[config.connector_name] = connector_costs(self.costs, config.connector_name)
+        return self._connector_costs[config.connector_name]
+
+    def price_increment(self, config) -> float:
+        """The pair's price increment (its trading rule), by which the market must trade through a
+        resting order to fill it."""
+        try:
+            rule = self.backtesting_data_provider.get_trading_rules(config.connector_name, config.trading_pair)
+        except (KeyError, AttributeError):
+            return 0.0
+        return float(rule.min_price_increment)
+
+    def simulate_executor(self, config, df, trade_cost):
+        """Hummingbot's, except that an order the exchange rejects is booked (terminated where it
+        was placed) rather than dropped as Hummingbot drops a FAILED simulation."""
+        simulation = super().simulate_executor(config, df, trade_cost)
+        if simulators.is_rejection(simulation):
+            self._record_terminated_executor(simulation.get_executor_info_at_timestamp(float(df.index[0])))
+        return simulation
 
     @property
     def feature_delay(self) -> int:

@@ -12,6 +12,7 @@ import pytest
 from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine import backtest
 from hbopt.engine.account import Account, Fill, Ticks, annual_sharpe_of_equity
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.parity import differences
 from tests.engine.turbo.parity import chaos_runs, test_controllers
 
@@ -51,13 +52,14 @@ def grid(minute, keep_position, start, limit, time_limit):
                                          "barriers": {"take_profit": 0.01, "time_limit": time_limit}}}
 
 
-def run(script, capital=1000):
-    """The result of both engines (asserted identical, turbo having run), with its ledger."""
-    minutes = np.array([[at(i), o, h, lo, c, 1.0, c, 1, 0.5, 0.5 * c] for i, (o, h, lo, c) in enumerate(CANDLES)])
-    candles = CandleWindows(resampling_source(minutes))
+def run(script, capital=1000, candles=CANDLES, costs=Costs("hummingbot")):
+    """The result of both engines (asserted identical, turbo having run) over ``candles`` (one a
+    minute, the last one's close ends the run), with its ledger."""
+    minutes = np.array([[at(i), o, h, lo, c, 1.0, c, 1, 0.5, 0.5 * c] for i, (o, h, lo, c) in enumerate(candles)])
     config = {"controller_name": "scripted", "script": json.dumps(script), "total_amount_quote": capital}
-    stock, turbo = (backtest(config, at(0), at(9), candles=candles, engine=engine, user_module=test_controllers(),
-                             ledger=True, trade_cost=COST) for engine in ("stock", "turbo"))
+    stock, turbo = (backtest(config, at(0), at(len(candles) - 1), candles=CandleWindows(resampling_source(minutes)),
+                             engine=engine, user_module=test_controllers(), ledger=True, trade_cost=COST, costs=costs)
+                    for engine in ("stock", "turbo"))
     assert turbo["engine"] == "turbo" and differences(stock, turbo) == []
     return turbo
 

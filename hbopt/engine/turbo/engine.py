@@ -22,6 +22,9 @@ from hummingbot.strategy_v2.executors.position_executor.data_types import Positi
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
 
+from hbopt.engine.exchange.orders import OrderLife
+from hbopt.engine.exchange.positions import PositionLife
+from hbopt.engine.exchange.simulators import refuse
 from hbopt.engine.stock import StockBacktestingEngine
 from hbopt.engine.turbo import dca
 from hbopt.engine.turbo.grids import GridRun
@@ -29,7 +32,7 @@ from hbopt.engine.turbo.holds import PositionHolds
 from hbopt.engine.turbo.orders import OrderRun
 from hbopt.engine.turbo.policies import Unsupported, policy_for
 from hbopt.engine.turbo.positions import PositionRun
-from hbopt.engine.turbo.runs import ExecutorRun, Market
+from hbopt.engine.turbo.runs import ExecutorRun, LifeRun, Market
 from hbopt.engine.turbo.summary import summarize
 
 # When a realized-PnL event happens within its tick, as Hummingbot orders them.
@@ -139,6 +142,9 @@ class TurboBacktestingEngine(StockBacktestingEngine):
         dropped, as Hummingbot drops them."""
         market, order = self._market, self._created
         end = market.last_tick_until(self._get_executor_max_timestamp(config, market.ts[last]))
+        if self.costs.exchange:
+            self._create_for_the_exchange(config, tick, end)
+            return
         if isinstance(config, DCAExecutorConfig):
             dca.refuse(config)
         elif isinstance(config, PositionExecutorConfig):
@@ -150,6 +156,27 @@ class TurboBacktestingEngine(StockBacktestingEngine):
         elif isinstance(config, OrderExecutorConfig):
             run = OrderRun(config, order, tick, end, market, self._trade_cost)
         else:
+            return
+        self._state.active.append(run)
+        self._created += 1
+
+    def _create_for_the_exchange(self, config, tick: int, end: int):
+        """:meth:`_create` under the exchange model; an order the exchange rejects is booked where it
+        was placed, as hbopt's stock engine books it."""
+        market = self._market
+        if isinstance(config, PositionExecutorConfig):
+            life = PositionLife(config, market.ts, market.open, market.high, market.low, market.close, tick, end,
+                                self.connector_costs(config), self.price_increment(config))
+        elif isinstance(config, OrderExecutorConfig):
+            life = OrderLife(config, market.ts, market.high, market.low, market.close, tick, end,
+                             self.connector_costs(config), self.price_increment(config))
+        elif isinstance(config, (GridExecutorConfig, DCAExecutorConfig)):
+            refuse("grid" if isinstance(config, GridExecutorConfig) else "DCA")
+        else:
+            return
+        run = LifeRun(config, self._created, life, market)
+        if run.close_type == CloseType.FAILED:
+            self._record_terminated_executor(run.info(tick))
             return
         self._state.active.append(run)
         self._created += 1

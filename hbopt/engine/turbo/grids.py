@@ -185,7 +185,7 @@ class GridRun(ExecutorRun):
     def average_price_at(self, tick: int) -> float:
         return float(self.average[tick - self.start])
 
-    def extra_info(self) -> dict:
+    def extra_info(self, tick: int) -> dict:
         """Hummingbot's grid simulation reports every fill of the whole run, at any tick."""
         if self._fill_events is None:
             ts = self.market.ts

@@ -24,6 +24,7 @@ class Market:
 
     def __init__(self, features):
         self.ts = features.index.to_numpy(dtype="float64")
+        self.open = np.ascontiguousarray(features["open"].to_numpy(dtype="float64"))
         self.close = np.ascontiguousarray(features["close"].to_numpy(dtype="float64"))
         self.low = np.ascontiguousarray(features["low"].to_numpy(dtype="float64"))
         self.high = np.ascontiguousarray(features["high"].to_numpy(dtype="float64"))
@@ -71,8 +72,8 @@ class ExecutorRun:
         """The row's ``current_position_average_price``."""
         raise NotImplementedError
 
-    def extra_info(self) -> dict:
-        """``custom_info`` keys this executor type's simulation adds."""
+    def extra_info(self, tick: int) -> dict:
+        """``custom_info`` keys this executor type's simulation adds, as read at ``tick``."""
         return {}
 
     def info(self, tick: int, stopped_as: CloseType | None = None) -> ExecutorInfo:
@@ -91,6 +92,27 @@ class ExecutorRun:
             custom_info={"close_price": float(self.market.close[tick]), "level_id": config.level_id,
                          "side": config.side, "current_position_average_price": self.average_price_at(tick),
                          "open_order_last_update": float(ts[self.fill]) if trading else float(ts[tick]),
-                         **self.extra_info()},
+                         **self.extra_info(tick)},
             close_timestamp=None if active else float(ts[tick]),
             close_type=None if active else (stopped_as or self.close_type), controller_id=None)
+
+
+class LifeRun(ExecutorRun):
+    """An executor whose life the exchange model decided (:mod:`hbopt.engine.exchange`: a
+    ``PositionLife`` or ``OrderLife``), its fills in ``custom_info["fills"]`` up to the tick read."""
+
+    __slots__ = ("life", "fills")
+
+    def __init__(self, config, order: int, life, market):
+        super().__init__(config, order, life.start, life.close, life.close_type, life.fill, market)
+        self.life, self.fills = life, life.fills()
+
+    def values_at(self, tick: int) -> tuple[float, float, float, float]:
+        return self.life.row(tick)
+
+    def average_price_at(self, tick: int) -> float:
+        return self.life.average_price(tick)
+
+    def extra_info(self, tick: int) -> dict:
+        now = self.market.ts[tick]
+        return {"fills": [f for f in self.fills if f["timestamp"] <= now]}

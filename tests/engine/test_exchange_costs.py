@@ -1,0 +1,105 @@
+"""The exchange cost model, rule by rule: each case a few hand-made candles and a scripted
+controller, run in both engines (``run`` asserts them identical), its fills worked out by hand.
+Costs: maker 0.02%, taker 0.05%, slippage 2 bps, on binance_perpetual (maintenance margin 0.4%,
+liquidation fee 1.25%); prices need to trade through by one increment (1e-8 without trading
+rules)."""
+import pytest
+
+from hbopt.engine.exchange.costs import Costs
+from hbopt.errors import ConfigError
+from tests.engine.test_account import CANDLES, at, fills, grid, order, replayed, run
+
+COSTS = Costs("exchange", maker_fee=0.0002, taker_fee=0.0005, slippage_bps=2)
+CALM = [(100, 100, 100, 100), (100, 100.5, 99.5, 100)]  # minute 0, and minute 1 where orders are placed
+
+
+def position(side, barriers, entry_price=100, open_order_type="MARKET", **fields):
+    return {"at": at(1), "create": {"type": "position", "side": side, "amount": 1, "entry_price": entry_price,
+                                    "level_id": "p", "barriers": {"open_order_type": open_order_type, **barriers},
+                                    **fields}}
+
+
+def test_a_resting_limit_fills_at_its_price_once_the_market_trades_through_it():
+    """A buy at 99 placed on minute 1: minute 2's low touches 99 (no fill: the queue ahead of it
+    may not have cleared), minute 3's 97.5 trades through: bought at 99, maker. Its time limit
+    closes it on minute 8 at the close 101.5 less 2 bps, taker. Hummingbot's model buys on
+    minute 2, at that close."""
+    script = [position("BUY", {"time_limit": 420}, entry_price=99, open_order_type="LIMIT")]
+    result = run(script, costs=COSTS)
+    assert fills(result) == [(3, "entry", "BUY", 99, 1, pytest.approx(0.0198)),
+                             (8, "time_limit", "SELL", pytest.approx(101.4797), 1, pytest.approx(0.05073985))]
+    assert [f["liquidity"] for f in result["ledger"]["fills"]] == ["maker", "taker"]
+    assert result["account"]["pnl_quote"] == pytest.approx(101.4797 - 99 - 0.0198 - 0.05073985)
+    assert fills(run(script))[0][:4] == (2, "entry", "BUY", 99)
+
+
+def test_a_stop_the_market_gapped_through_fills_at_the_open():
+    """Long at 100.02 (the close slipped), stop 1% below: 99.0198. Minute 3 opens at 97: the stop
+    sells there, at 97 less 2 bps, not at its stop price."""
+    candles = CALM + [(100, 100.2, 99.6, 99.8), (97, 97.5, 96.5, 97), (97, 98, 96.8, 97.5)]
+    result = run([position("BUY", {"stop_loss": 0.01})], candles=candles, costs=COSTS)
+    assert fills(result) == [(1, "entry", "BUY", pytest.approx(100.02), 1, pytest.approx(0.05001)),
+                             (3, "stop_loss", "SELL", pytest.approx(96.9806), 1, pytest.approx(0.0484903))]
+    assert result["account"]["pnl_quote"] == pytest.approx(96.9806 - 100.02 - 0.05001 - 0.0484903)
+
+
+def test_when_one_candle_reaches_the_stop_and_the_take_profit_the_stop_is_taken():
+    """Long at 100.02, stop at 99.0198, take profit as a limit at 101.0202: minute 2 spans 98.5 to
+    102. The conservative order says the stop came first: sold at 99.0198 less 2 bps."""
+    candles = CALM + [(100, 102, 98.5, 100.5), (100.5, 101, 100, 100.5)]
+    result = run([position("BUY", {"stop_loss": 0.01, "take_profit": 0.01, "take_profit_order_type": "LIMIT"})],
+                 candles=candles, costs=COSTS)
+    [_, exit_] = fills(result)
+    assert exit_[:4] == (2, "stop_loss", "SELL", pytest.approx(99.0198 * 0.9998))
+
+
+def test_a_take_profit_limit_fills_at_its_price_as_a_maker():
+    candles = CALM + [(100, 101, 99.8, 100.8), (100.8, 101.2, 100.5, 101)]
+    result = run([position("BUY", {"take_profit": 0.01, "take_profit_order_type": "LIMIT"})], candles=candles,
+                 costs=COSTS)
+    [_, exit_] = result["ledger"]["fills"]
+    assert (exit_["kind"], exit_["price"], exit_["order_price"], exit_["liquidity"]) == (
+        "take_profit", pytest.approx(101.0202), pytest.approx(101.0202), "maker")
+    assert result["ledger"]["executors"][0]["close_timestamp"] == at(3)  # minute 2's high of 101 is short of it
+
+
+@pytest.mark.parametrize("kind", ["position", "order"])
+def test_a_limit_maker_that_would_cross_is_rejected_and_the_ledger_says_so(kind):
+    """A buy at 101 when the close is 100 would take the book: the exchange rejects a limit-maker,
+    so nothing trades; the executor fails where it was placed."""
+    create = (position("BUY", {"time_limit": 300}, entry_price=101, open_order_type="LIMIT_MAKER") if kind == "position"
+              else order("BUY", 1, "o", strategy="LIMIT_MAKER", price=101))
+    result = run([create], costs=COSTS)
+    assert fills(result) == [(1, "rejected", "BUY", 101, 0, 0)]
+    assert result["account"]["pnl_quote"] == 0 and result["account"]["fills"] == 0
+    [executor] = result["ledger"]["executors"]
+    assert executor["close_type"] == "FAILED" and executor["close_timestamp"] == at(1)
+
+
+def test_a_plain_limit_that_would_cross_fills_at_once_as_a_taker():
+    result = run([order("BUY", 1, "o", strategy="LIMIT", price=101)], costs=COSTS)
+    assert fills(result)[0] == (1, "order", "BUY", pytest.approx(100.02), 1, pytest.approx(0.05001))
+    assert result["ledger"]["fills"][0]["liquidity"] == "taker"
+
+
+def test_a_leveraged_position_is_liquidated_where_its_loss_reaches_its_margin():
+    """Long 1 at 100.02 with 20x leverage: margin 5% of the notional, maintenance 0.4%, so it is
+    liquidated at 100.02 x (1 - 0.046) = 95.41908, before its 10% stop, with the 1.25% fee; the
+    result warns."""
+    candles = CALM + [(100, 100.2, 99, 99.5), (99.5, 99.6, 95, 95.5), (95.5, 96, 95, 95.8)]
+    result = run([position("BUY", {"stop_loss": 0.1}, leverage=20)], candles=candles, costs=COSTS)
+    assert fills(result)[1] == (3, "liquidation", "SELL", pytest.approx(95.41908), 1, pytest.approx(0.0125 * 95.41908))
+    assert result["account"]["pnl_quote"] == pytest.approx(95.41908 - 100.02 - 0.05001 - 0.0125 * 95.41908)
+    assert replayed(result) == pytest.approx(result["account"]["pnl_quote"])
+    assert any(w.startswith("1 position was liquidated") for w in result["warnings"])
+
+
+def test_executor_types_without_an_exchange_model_are_refused_not_simulated_as_hummingbot_does():
+    with pytest.raises(ConfigError, match="grid executors have no exchange cost model yet"):
+        run([grid(1, False, 97, 0, 360)], costs=COSTS)
+
+
+def test_the_result_records_the_model_and_the_rates_it_charged():
+    costs = run([order("BUY", 1, "o")], candles=CANDLES, costs=COSTS)["costs"]
+    assert costs["model"] == "exchange" and costs["charged"]["taker"] == 0.0005
+    assert costs["charged"]["perpetual"] and costs["charged"]["maintenance_margin"] == 0.004
