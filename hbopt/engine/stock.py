@@ -49,7 +49,7 @@ class StockBacktestingEngine(BacktestingEngineBase):
         if costs.exchange:
             self.position_executor_simulator = simulators.ExchangePositionSimulator(self)
             self.order_executor_simulator = simulators.ExchangeOrderSimulator(self)
-            self.grid_executor_simulator = simulators.Refused("grid")
+            self.grid_executor_simulator = simulators.ExchangeGridSimulator(self)
             self.dca_executor_simulator = simulators.Refused("DCA")
 
     def connector_costs(self, config) -> ConnectorCosts:

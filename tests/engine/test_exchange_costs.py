@@ -94,12 +94,34 @@ def test_a_leveraged_position_is_liquidated_where_its_loss_reaches_its_margin():
     assert any(w.startswith("1 position was liquidated") for w in result["warnings"])
 
 
-def test_executor_types_without_an_exchange_model_are_refused_not_simulated_as_hummingbot_does():
-    with pytest.raises(ConfigError, match="grid executors have no exchange cost model yet"):
-        run([grid(1, False, 97, 0, 360)], costs=COSTS)
+def test_executors_without_an_exchange_model_are_refused_not_simulated_as_hummingbot_does():
+    market_exits = grid(1, False, 97, 0, 360)
+    market_exits["create"]["barriers"]["take_profit_order_type"] = "MARKET"
+    with pytest.raises(ConfigError, match=r"grid \(with market orders\) executors have no exchange cost model"):
+        run([market_exits], costs=COSTS)
 
 
 def test_the_result_records_the_model_and_the_rates_it_charged():
     costs = run([order("BUY", 1, "o")], candles=CANDLES, costs=COSTS)["costs"]
     assert costs["model"] == "exchange" and costs["charged"]["taker"] == 0.0005
     assert costs["charged"]["perpetual"] and costs["charged"]["maintenance_margin"] == 0.004
+
+
+def test_grid_levels_rest_from_the_tick_after_they_are_placed_and_fill_at_their_price():
+    """A buy grid from 97 to 101 made on minute 1 (close 100): levels at 97, 98.33, 99.67 and 101,
+    50 quote each. The 101 level would cross, so it rests just below the close (99.99, the live
+    executor's safe spread of 0.01%). Minute 2's low of 99 trades through 99.67 and 99.99; minute
+    3's 97.5 through 98.33. Each take profit rests at its level's price plus 1% and fills when a
+    high trades through it (minutes 4, 5, 6). Hummingbot's model fills the creation candle itself."""
+    script = [grid(1, False, 97, 0, 360)]
+    script[0]["create"]["barriers"].update(open_order_type="LIMIT_MAKER", take_profit_order_type="LIMIT_MAKER")
+    result = run(script, costs=COSTS)
+    entries = [(m, p) for m, kind, _, p, _, _ in fills(result) if kind == "grid_level"]
+    exits = [(m, p) for m, kind, _, p, _, _ in fills(result) if kind == "take_profit"]
+    assert entries == [(2, pytest.approx(99 + 2 / 3)), (2, pytest.approx(99.99)), (3, pytest.approx(98 + 1 / 3))]
+    assert exits == [(4, pytest.approx((98 + 1 / 3) * 1.01)), (5, pytest.approx((99 + 2 / 3) * 1.01)),
+                     (6, pytest.approx(101 * 1.01))]
+    assert all(f["liquidity"] == "maker" for f in result["ledger"]["fills"])
+    round_trips = 50 * (1.01 * (98 + 1 / 3) / (98 + 1 / 3) - 1) + 50 * 0.01 + 50 * (101 * 1.01 / 99.99 - 1)
+    assert result["account"]["pnl_quote"] == pytest.approx(round_trips - 0.0002 * result["account"]["volume_quote"])
+    assert fills(run([grid(1, False, 97, 0, 360)]))[0][0] == 1

@@ -155,3 +155,9 @@ def fee_table() -> dict:
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def unmodelled(kind: str):
+    """Refuse an executor the exchange model does not simulate (yet): a clear error, not
+    Hummingbot's fill model passed off as the exchange's."""
+    raise ConfigError(f"{kind} executors have no exchange cost model yet: run with --costs hummingbot")

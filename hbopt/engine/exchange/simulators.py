@@ -2,7 +2,7 @@
 
 Each simulator builds the frame Hummingbot's engine reads an executor's state from (a row per
 tick from its creation to its close) out of that executor type's life under the exchange model
-(:mod:`.positions`, :mod:`.orders`), and hands its fills on in ``custom_info["fills"]``, up to
+(:mod:`.positions`, :mod:`.orders`, :mod:`.grids`), and hands its fills on in ``custom_info["fills"]``, up to
 the row read, for the account. Executor types with no exchange model are refused, not
 simulated under Hummingbot's rules unannounced.
 """
@@ -11,15 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from hummingbot.strategy_v2.backtesting.executor_simulator_base import ExecutorSimulation
+from hummingbot.strategy_v2.backtesting.executors_simulator.grid_executor_simulator import GridExecutorSimulator
 from hummingbot.strategy_v2.backtesting.executors_simulator.order_executor_simulator import OrderExecutorSimulator
 from hummingbot.strategy_v2.backtesting.executors_simulator.position_executor_simulator import (
     PositionExecutorSimulator,
 )
 from hummingbot.strategy_v2.models.executors import CloseType
 
+from hbopt.engine.exchange.grids import GridLife
 from hbopt.engine.exchange.orders import OrderLife
 from hbopt.engine.exchange.positions import PositionLife
-from hbopt.errors import ConfigError
+from hbopt.engine.exchange.costs import unmodelled
 
 
 class ExchangeSimulation(ExecutorSimulation):
@@ -72,19 +74,25 @@ class ExchangeOrderSimulator(OrderExecutorSimulator):
         return simulation_of(life, config, df)
 
 
+class ExchangeGridSimulator(GridExecutorSimulator):
+    def __init__(self, engine):
+        self.engine = engine
+
+    def simulate(self, df: pd.DataFrame, config, trade_cost: float, trading_rules=None) -> ExecutorSimulation:
+        ts, _, high, low, close = _arrays(df)
+        life = GridLife(config, ts, high, low, close, 0, len(df) - 1, self.engine.connector_costs(config),
+                        self.engine.price_increment(config), trading_rules)
+        return simulation_of(life, config, df)
+
+
 class Refused:
-    """An executor type the exchange model does not simulate yet: a clear error, not Hummingbot's
-    fill model passed off as the exchange's."""
+    """The simulator of an executor type the exchange model does not simulate: refuses it."""
 
     def __init__(self, kind: str):
         self.kind = kind
 
     def simulate(self, *args, **kwargs):
-        refuse(self.kind)
-
-
-def refuse(kind: str):
-    raise ConfigError(f"{kind} executors have no exchange cost model yet: run with --costs hummingbot")
+        unmodelled(self.kind)
 
 
 def is_rejection(simulation) -> bool:

@@ -22,9 +22,10 @@ from hummingbot.strategy_v2.executors.position_executor.data_types import Positi
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
 
+from hbopt.engine.exchange.grids import GridLife
 from hbopt.engine.exchange.orders import OrderLife
 from hbopt.engine.exchange.positions import PositionLife
-from hbopt.engine.exchange.simulators import refuse
+from hbopt.engine.exchange.costs import unmodelled
 from hbopt.engine.stock import StockBacktestingEngine
 from hbopt.engine.turbo import dca
 from hbopt.engine.turbo.grids import GridRun
@@ -170,8 +171,11 @@ class TurboBacktestingEngine(StockBacktestingEngine):
         elif isinstance(config, OrderExecutorConfig):
             life = OrderLife(config, market.ts, market.high, market.low, market.close, tick, end,
                              self.connector_costs(config), self.price_increment(config))
-        elif isinstance(config, (GridExecutorConfig, DCAExecutorConfig)):
-            refuse("grid" if isinstance(config, GridExecutorConfig) else "DCA")
+        elif isinstance(config, GridExecutorConfig):
+            life = GridLife(config, market.ts, market.high, market.low, market.close, tick, end,
+                            self.connector_costs(config), self.price_increment(config), self._trading_rules(config))
+        elif isinstance(config, DCAExecutorConfig):
+            unmodelled("DCA")
         else:
             return
         run = LifeRun(config, self._created, life, market)

@@ -6,6 +6,7 @@ from hbopt.cache import synth
 from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine import backtest
 from hbopt.engine.controllers import use_controllers_path
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.parity import differences
 
 DAY = 86400
@@ -35,19 +36,21 @@ def test_controllers() -> str:
 test_controllers.__test__ = False  # a helper, not a test
 
 TRADE_COSTS = (0.0, 0.0004, 0.001)
+COST_MODELS = (Costs("hummingbot"), Costs("exchange"))
 
 
 def chaos_runs(market: str, seeds, **config) -> list[dict]:
     """The stock results of the ``chaos`` test controller (``config`` over its defaults) on the last
-    day of ``market``, one per seed, each at its own trade cost and feature timing, once turbo is
-    asserted to have run each and matched it exactly."""
+    day of ``market``, one per seed, each at its own trade cost, cost model (Hummingbot's and the
+    exchange's in turn) and feature timing, once turbo is asserted to have run each and matched it
+    exactly."""
     candles, last = market_source(market)
     module = test_controllers()
     results = []
     for n, seed in enumerate(seeds):
         stock, turbo = both_engines({"controller_name": "chaos", "seed": seed, **config}, candles, last - DAY, last,
                                     user_module=module, trade_cost=TRADE_COSTS[n % len(TRADE_COSTS)],
-                                    feature_timing=("close", "open")[n % 2])
+                                    costs=COST_MODELS[n % 2], feature_timing=("close", "open")[n // 2 % 2])
         assert turbo["engine"] == "turbo"
         assert differences(stock, turbo) == [], seed
         results.append(stock)

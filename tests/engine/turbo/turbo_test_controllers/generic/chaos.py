@@ -109,7 +109,8 @@ class Chaos(ControllerBase):
             keep_position=rng.random() < 0.5, coerce_tp_to_step=rng.random() < 0.3,
             triple_barrier_config=TripleBarrierConfig(
                 take_profit=_d(rng.choice([0.001, 0.004])), stop_loss=_d(rng.choice([0.005, 0.02])) if rng.random() < 0.5
-                else None, time_limit=rng.choice([None, 3600, 6 * 3600])))
+                else None, time_limit=rng.choice([None, 3600, 6 * 3600]),
+                open_order_type=OrderType.LIMIT_MAKER, take_profit_order_type=OrderType.LIMIT_MAKER))
 
     async def update_processed_data(self):
         pass
