@@ -120,30 +120,59 @@ def wait_option(f):
                              f"or $HBOPT_WAIT].")(f)
 
 
-def costs_options(f):
-    """``--costs``, ``--maker-fee``, ``--taker-fee`` and ``--slippage``, handed to the command as one
-    ``costs`` (:class:`hbopt.engine.exchange.costs.Costs`)."""
-    from hbopt.engine.exchange.costs import DEFAULT_MODEL, DEFAULT_SLIPPAGE_BPS, MODELS, Costs
+def _cost_options(defaults: bool) -> list:
+    """The options that choose a run's costs; with ``defaults``, each shows its default, else an
+    option not given is None (the study file's, else the default, then)."""
+    from hbopt.engine.exchange.costs import DEFAULT_MODEL, DEFAULT_SLIPPAGE_BPS, MODELS
 
-    @functools.wraps(f)
-    def with_costs(*args, cost_model, maker_fee, taker_fee, slippage, **kwargs):
-        return f(*args, costs=Costs(cost_model, maker_fee, taker_fee, slippage), **kwargs)
+    def default(value) -> dict:
+        return {"default": value, "show_default": True} if defaults else {}
 
-    options = [
-        click.option("--costs", "cost_model", type=click.Choice(MODELS), default=DEFAULT_MODEL, show_default=True,
+    def said(value) -> str:
+        return "" if defaults else f" [default: the study file's, else {value}]"
+
+    return [
+        click.option("--costs", "cost_model", type=click.Choice(MODELS), **default(DEFAULT_MODEL),
                      help="Cost model: 'exchange' (limit orders fill at their price when traded through, maker and "
                           "taker fees per connector, slippage, margin and liquidation) or 'hummingbot' (its "
-                          "backtester's, exact: fills at the close, --trade-cost on every leg)."),
-        click.option("--maker-fee", type=float, help="--costs exchange: maker rate, a fraction [default: the "
-                                                     "connector's fee table]."),
-        click.option("--taker-fee", type=float, help="--costs exchange: taker rate, a fraction [default: the "
-                                                     "connector's fee table]."),
-        click.option("--slippage", type=float, default=DEFAULT_SLIPPAGE_BPS, show_default=True,
-                     help="--costs exchange: a market order's slippage, in basis points."),
+                          "backtester's, exact: fills at the close, --trade-cost on every leg)." + said(DEFAULT_MODEL)),
+        click.option("--maker-fee", type=float,
+                     help="--costs exchange: maker rate, a fraction [default: the connector's fee table]."),
+        click.option("--taker-fee", type=float,
+                     help="--costs exchange: taker rate, a fraction [default: the connector's fee table]."),
+        click.option("--slippage", type=float, **default(DEFAULT_SLIPPAGE_BPS),
+                     help="--costs exchange: a market order's slippage, in basis points." + said(f"{DEFAULT_SLIPPAGE_BPS:g}")),
     ]
-    for option in reversed(options):
-        with_costs = option(with_costs)
-    return with_costs
+
+
+def _with_costs(f, make):
+    """``f`` taking one ``costs``, made by ``make(model, maker, taker, slippage)`` from the options."""
+    @functools.wraps(f)
+    def command(*args, cost_model, maker_fee, taker_fee, slippage, **kwargs):
+        return f(*args, costs=make(cost_model, maker_fee, taker_fee, slippage), **kwargs)
+    return command
+
+
+def costs_options(f):
+    """The cost options, handed to the command as one ``costs``
+    (:class:`hbopt.engine.exchange.costs.Costs`)."""
+    from hbopt.engine.exchange.costs import Costs
+
+    f = _with_costs(f, Costs)
+    for option in reversed(_cost_options(defaults=True)):
+        f = option(f)
+    return f
+
+
+def study_costs_options(f):
+    """The cost options of a study: handed to the command as one ``costs``, the mapping of those
+    given (for the study file's ``costs:``), or None."""
+    f = _with_costs(f, lambda model, maker, taker, slippage: {k: v for k, v in (
+        ("model", model), ("maker_fee", maker), ("taker_fee", taker), ("slippage_bps", slippage)) if v is not None}
+        or None)
+    for option in reversed(_cost_options(defaults=False)):
+        f = option(f)
+    return f
 
 
 @click.group(context_settings=CONTEXT)
@@ -514,7 +543,8 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, trials, samp
     each worker count.
 
     Engines: per controller, ms per backtest for each engine, the speedup, the peak memory rise
-    and whether the two engines agree (same executors, PnL, fees and volume to 1e-9, same summary).
+    and whether the two engines agree (same executors, PnL, fees and volume to 1e-9, same summary),
+    under Hummingbot's costs; and turbo's ms under the exchange's costs, with its ratio to them.
 
     \b
     Examples:
@@ -540,11 +570,13 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, trials, samp
         emit_json(rows)
     else:
         out.print(table(["controller", "ticks", "executors", "stock ms", "turbo ms", "speedup", "stock peak MB",
-                         "turbo peak MB", "parity"],
+                         "turbo peak MB", "parity", "turbo ms, exchange costs", "exchange / hummingbot"],
                         [[r["controller"], r["ticks"], r["executors"], r["stock_ms"], r["turbo_ms"], f"{r['speedup']}x",
                           r["stock_peak_mb"], r["turbo_peak_mb"],
-                          "yes" if r["parity"] else "NO: " + "; ".join(r["differences"])] for r in rows],
-                        title=f"{days:g} days of 1m candles, synthetic market seed {seed}"))
+                          "yes" if r["parity"] else "NO: " + "; ".join(r["differences"]), r["turbo_exchange_ms"],
+                          f"{r['exchange_ratio']}x"] for r in rows],
+                        title=f"{days:g} days of 1m candles, synthetic market seed {seed}; stock and turbo under "
+                              "Hummingbot's costs, turbo under the exchange's beside them"))
     disagreeing = [r["controller"] for r in rows if not r["parity"]]
     if disagreeing:
         raise ParityError(f"turbo and stock results differ for {', '.join(disagreeing)}")
@@ -582,6 +614,7 @@ def spec_options(f):
                      help=FEATURE_TIMING_HELP + " [default: the study file's, else close]"),
         click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder."),
     ]
+    f = study_costs_options(f)
     for option in reversed(options):
         f = option(f)
     return f
@@ -656,7 +689,7 @@ def thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple,
 
 
 def build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                     resolution, trade_cost, turbo, feature_timing, controllers_path, holdout=None):
+                     resolution, trade_cost, costs, turbo, feature_timing, controllers_path, holdout=None):
     """The validated spec the options and study file describe, and the user's controllers module."""
     from hbopt.cache.store import CandleStore
     from hbopt.search.spec import build_spec, read_study_file
@@ -672,7 +705,8 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
     overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
                  "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution,
-                 "trade_cost": trade_cost, "engine": None if turbo is None else ("turbo" if turbo else "stock"),
+                 "trade_cost": trade_cost, "costs": costs,
+                 "engine": None if turbo is None else ("turbo" if turbo else "stock"),
                  "feature_timing": feature_timing, "holdout": holdout}
     if raw.get("engine") is None and turbo is None:
         overrides["engine"] = "stock"
@@ -697,7 +731,7 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-             resolution, trade_cost, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
+             resolution, trade_cost, costs, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
              pool_args, top, no_validate, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
              cost_multiple, pbo_blocks, no_report, as_json, quiet):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers,
@@ -717,7 +751,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
     if storage:
         check_storage_url(storage)  # refused before anything else is done (the database is opened later, once)
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
-                                         objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
+                                         objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
                                          controllers_path, holdout)
     thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
     talk = not (as_json or quiet)
@@ -857,6 +891,10 @@ def print_verdict(v: dict) -> None:
                     [[r["check"], _number(r["figure"]), r["threshold"] or "",
                       ("pass" if r["passed"] else "fail") + ("" if r["required"] else " (not required)"),
                       r.get("note", "")] for r in v["reasons"]]))
+    exchange = v.get("exchange_holdout")
+    if exchange:
+        out.print("searched under Hummingbot's fill model; the best's holdout PnL under the exchange's costs: "
+                  + (_number(exchange["pnl_quote"]) if not exchange["error"] else f"- ({exchange['error']})"))
 
 
 def bench_pool(days, controller, seed, worker_counts, trials, samplers, as_json):
@@ -947,7 +985,7 @@ def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
 @pool_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                resolution, trade_cost, turbo, feature_timing, controllers_path, folds, anchored, n_trials, study_name,
+                resolution, trade_cost, costs, turbo, feature_timing, controllers_path, folds, anchored, n_trials, study_name,
                 pool_args, as_json):
     """Walk-forward with re-optimisation: each fold optimises afresh on its training window,
     then its winner trades the test window after it; the test windows stitch into one
@@ -962,7 +1000,7 @@ def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sa
     from hbopt.validate.walkforward import walkforward as run_walkforward
 
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
-                                         objectives, days, start, end, resolution, trade_cost, turbo, feature_timing,
+                                         objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
                                          controllers_path)
     talk = not as_json
     with open_pool(controllers_path=controllers_path, **pool_args) as pool, \

@@ -347,8 +347,8 @@ def exchange_fills(info, ticks: Ticks, costs: ConnectorCosts) -> list[Fill]:
     close_ts, config = info.close_timestamp, info.config
     fills = [Fill(ticks.at(f["timestamp"]), config.id, f["kind"], f["side"], f["price"], f["order_price"], f["amount"],
                   f["fee_quote"], f["liquidity"]) for f in info.custom_info.get("fills", ()) if f["timestamp"] <= close_ts]
-    held = math.fsum(f.side * f.amount for f in fills)
-    if info.close_type == CloseType.EARLY_STOP and held:
+    held = math.fsum(f.side * f.amount for f in fills) if info.close_type == CloseType.EARLY_STOP else 0.0
+    if held:
         tick = ticks.at(close_ts)
         side = -1 if held > 0 else 1
         price = slipped(float(ticks.close[tick]), side, costs.slippage)

@@ -65,7 +65,7 @@ def _is_finite_number(value) -> bool:
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
              trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
              candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
-             ledger: bool = False, feature_timing: str = "close", costs: Costs = Costs()) -> dict:
+             ledger: bool = False, feature_timing: str = "close", costs: Costs | dict = Costs()) -> dict:
     """Backtest a controller config offline and return a JSON-safe result.
 
     The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
@@ -73,8 +73,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     or a :class:`CandleWindows` (default: the mirror, refreshed if stale). ``feature_timing``
     says when a controller's features reach the ticks: ``"close"`` once their candle has closed,
     ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
-    ``costs`` chooses the cost model (:mod:`hbopt.engine.exchange.costs`): Hummingbot's, charging
-    ``trade_cost``, or the exchange's.
+    ``costs`` chooses the cost model (a :class:`~hbopt.engine.exchange.costs.Costs` or its
+    ``as_dict``): Hummingbot's, charging ``trade_cost``, or the exchange's.
     The result holds Hummingbot's ``summarize_results`` metrics (Hummingbot's, unchanged), plus
     hbopt's ``account`` (the figures of the account of the run's fills,
     :meth:`hbopt.engine.account.Account.figures`) and ``pnl``, that account's equity change per
@@ -94,6 +94,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     if (days is None) == (start is None or end is None):
         raise ConfigError("give either days or both start and end")
     check_settings(engine, resolution, trade_cost, feature_timing, days)
+    costs = costs if isinstance(costs, Costs) else Costs(**costs)
     if days is None and start >= end:
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()

@@ -1,4 +1,5 @@
-"""``hbopt bench``: the stock and turbo engines side by side on the same configs and data."""
+"""``hbopt bench``: the stock and turbo engines side by side on the same configs and data, under
+Hummingbot's cost model, and turbo under the exchange's beside it."""
 from __future__ import annotations
 
 import functools
@@ -12,6 +13,7 @@ import psutil
 from hbopt.cache import synth
 from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine.backtest import backtest
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.parity import differences
 
 _PAIR = {"connector_name": "binance_perpetual", "trading_pair": "BTC-USDT", "total_amount_quote": 1000}
@@ -86,7 +88,9 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
               progress: Callable[[str], None] = lambda message: None) -> list[dict]:
     """Backtest each built-in's bench config with both engines on one synthetic market, each
     backtest in a fork of this warmed-up process after a short warm-up run of the same engine.
-    Returns one row per controller: ms per backtest, speedup, peak RSS rise and the parity verdict."""
+    Returns one row per controller: ms per backtest, speedup, peak RSS rise and the parity verdict
+    under Hummingbot's costs, and turbo's ms under the exchange's with its ratio to them."""
+    costs = {"hummingbot": Costs("hummingbot"), "exchange": Costs("exchange")}
     minutes = synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()
     candles = CandleWindows(resampling_source(minutes), max_bytes=1 << 30)
 
@@ -94,21 +98,24 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
     for name in controllers or list(CONFIGS):
         config = CONFIGS[name]
         progress(f"{name}: warming up")
-        warm = {engine: functools.partial(backtest, config, days=min(days, 4), engine=engine, candles=candles)
-                for engine in ("turbo", "stock")}
-        warm["turbo"]()  # imports and JIT compilation, inherited by the forks
+        runs = {"turbo": ("turbo", "hummingbot"), "stock": ("stock", "hummingbot"), "exchange": ("turbo", "exchange")}
+        warm = {run: functools.partial(backtest, config, days=min(days, 4), engine=engine, candles=candles,
+                                       costs=costs[model]) for run, (engine, model) in runs.items()}
+        warm["turbo"](), warm["exchange"]()  # imports and JIT compilation, inherited by the forks
         measured = {}
-        for engine in ("turbo", "stock"):
-            progress(f"{name}: {engine}, {days:g} days")
-            measured[engine] = _measure(warm[engine], functools.partial(backtest, config, days=days, engine=engine,
-                                                                        candles=candles, ledger=True))
+        for run, (engine, model) in runs.items():
+            progress(f"{name}: {engine} ({model} costs), {days:g} days")
+            measured[run] = _measure(warm[run], functools.partial(backtest, config, days=days, engine=engine,
+                                                                  candles=candles, ledger=True, costs=costs[model]))
         (turbo, turbo_ms, turbo_mb), (stock, stock_ms, stock_mb) = measured["turbo"], measured["stock"]
+        exchange, exchange_ms, _ = measured["exchange"]
         diffs = differences(stock, turbo)
         rows.append({
             "controller": name, "days": days, "ticks": stock["timings"]["ticks"],
             "executors": stock["total_executors"], "stock_ms": round(stock_ms, 1), "turbo_ms": round(turbo_ms, 1),
             "speedup": round(stock_ms / turbo_ms, 1), "stock_peak_mb": round(stock_mb, 1),
             "turbo_peak_mb": round(turbo_mb, 1), "parity": not diffs, "differences": diffs,
-            "turbo_fallback": turbo["turbo_fallback"],
+            "turbo_fallback": turbo["turbo_fallback"], "turbo_exchange_ms": round(exchange_ms, 1),
+            "exchange_ratio": round(exchange_ms / turbo_ms, 2), "exchange_fallback": exchange["turbo_fallback"],
         })
     return rows

@@ -41,6 +41,7 @@ from pathlib import Path
 from hbopt.cache.candles import epoch_seconds
 from hbopt.engine.account import FIGURES
 from hbopt.engine.backtest import check_settings
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.market_data import utc
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.errors import ConfigError, ControllerError
@@ -56,7 +57,9 @@ RETIRED = {"equity_pnl_quote": "account.pnl_quote"}
 UNMEASURED = 1e12  # a constraint's violation when its figure is missing (finite: stored as JSON)
 SHORTHANDS = {"min_executors": ("total_executors", "min"), "max_drawdown": ("account.max_drawdown_pct", "max")}
 _FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
-              "resolution", "trade_cost", "sampler", "across_pairs", "engine", "seed", "feature_timing", "holdout"}
+              "resolution", "trade_cost", "costs", "sampler", "across_pairs", "engine", "seed", "feature_timing",
+              "holdout"}
+_COSTS_KEYS = ("model", "maker_fee", "taker_fee", "slippage_bps")
 DEFAULT_HOLDOUT = 0.25
 MAX_HOLDOUT = 0.75
 
@@ -113,6 +116,7 @@ class StudySpec:
     end: int | None = None
     resolution: str = "1m"
     trade_cost: float = 0.0006
+    costs: Costs = Costs()
     engine: str = "turbo"
     sampler: str = "tpe"
     across_pairs: str | None = None
@@ -136,8 +140,8 @@ class StudySpec:
         if window is None:
             window = (None, None) if self.start is None else (self.start, self.end)
         kwargs = {"days": self.days} if window[0] is None else {"start": int(window[0]), "end": int(window[1])}
-        return {**kwargs, "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
-                "feature_timing": self.feature_timing}
+        return {**kwargs, "resolution": self.resolution, "trade_cost": self.trade_cost, "costs": self.costs.as_dict(),
+                "engine": self.engine, "feature_timing": self.feature_timing}
 
     def backtests(self, params: dict, windows: dict | None = None) -> tuple[dict, ...]:
         """The backtests (keyword arguments of :func:`hbopt.engine.backtest`) that score ``params``:
@@ -182,8 +186,8 @@ class StudySpec:
             "space": {p.name: _param_dict(p) for p in self.space},
             "objective": [{"metric": o.metric, "direction": o.direction} for o in self.objectives],
             "constraints": self.constraints, "window": {"days": self.days, "start": self.start, "end": self.end},
-            "resolution": self.resolution, "trade_cost": self.trade_cost, "engine": self.engine,
-            "sampler": self.sampler, "across_pairs": self.across_pairs, "seed": self.seed,
+            "resolution": self.resolution, "trade_cost": self.trade_cost,
+            "costs": {k: getattr(self.costs, k) for k in _COSTS_KEYS}, "engine": self.engine, "sampler": self.sampler, "across_pairs": self.across_pairs, "seed": self.seed,
             "feature_timing": self.feature_timing, "holdout": self.holdout,
         }
 
@@ -252,6 +256,7 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     engine = merged.get("engine") or "turbo"
     feature_timing = merged.get("feature_timing") or "close"
     check_settings(engine, resolution, trade_cost, feature_timing, days)
+    costs = _costs(raw.get("costs"), overrides.get("costs"))
     holdout = _finite("holdout", merged.get("holdout", DEFAULT_HOLDOUT))
     if not 0 <= holdout <= MAX_HOLDOUT:
         raise ConfigError(f"holdout must be a fraction of the window from 0 (none) to {MAX_HOLDOUT}, not {holdout:g}")
@@ -296,10 +301,26 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     spec = StudySpec(controller=controller, controller_type=controller_type, connector=connector,
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
-                     trade_cost=trade_cost, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
+                     trade_cost=trade_cost, costs=costs, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
                      feature_timing=feature_timing, holdout=float(holdout), default_objective=not chosen)
     loadable_point(spec, user_module)
     return spec
+
+
+def _costs(value, given: dict | None) -> Costs:
+    """The study's costs: the file's ``costs:`` (a model's name, or a mapping of ``model``,
+    ``maker_fee``, ``taker_fee`` and ``slippage_bps``), the options ``given`` over it."""
+    if isinstance(value, str):
+        value = {"model": value}
+    value = _mapping("costs", value)
+    unknown = set(value) - set(_COSTS_KEYS)
+    if unknown:
+        raise ConfigError(f"costs: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(_COSTS_KEYS)}")
+    merged = {**value, **(given or {})}
+    for name in _COSTS_KEYS[1:]:
+        if merged.get(name) is not None:
+            merged[name] = float(_finite(f"costs {name}", merged[name]))
+    return Costs(**merged)
 
 
 def constraint_bound(name: str, bound) -> tuple[str, str, float]:

@@ -16,6 +16,7 @@ import yaml
 from optuna.trial import TrialState
 
 from hbopt.files import atomic_path, write_text_atomic
+from hbopt.engine.exchange.costs import DEFAULT_SLIPPAGE_BPS
 from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Optimizer, Progress, TurboFallbacks
@@ -42,7 +43,10 @@ def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]
 
 
 _AGREED = ("controller", "connector", "pairs", "space", "objective", "constraints", "window", "resolution",
-           "trade_cost", "across_pairs", "fixed", "feature_timing", "holdout")  # what a resumed study must keep
+           "trade_cost", "costs", "across_pairs", "fixed", "feature_timing", "holdout")  # what a resumed study must keep
+# what a study recorded before a setting existed ran with
+UNRECORDED = {"feature_timing": "close", "holdout": 0,
+              "costs": {"model": "hummingbot", "maker_fee": None, "taker_fee": None, "slippage_bps": DEFAULT_SLIPPAGE_BPS}}
 
 
 def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
@@ -106,8 +110,7 @@ def _shared_record(storage, name: str) -> dict | None:
 
 
 def _refuse_changes(name: str, recorded: dict, spec_dict: dict) -> None:
-    # studies from before feature_timing and holdout ran in close timing on their whole window
-    recorded = {"feature_timing": "close", "holdout": 0, **recorded}
+    recorded = {**UNRECORDED, **recorded}
     changed = [k for k in _AGREED if json.dumps(recorded.get(k), sort_keys=True, default=str) !=
                json.dumps(spec_dict.get(k), sort_keys=True, default=str)]
     if changed:

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from hbopt.engine.account import annual_sharpe, sharpe
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged
 from hbopt.search.spec import StudySpec
@@ -132,12 +133,16 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     in_sample = {pair: windows[pair]["in_sample"] for pair in spec.pairs}
     holdout = {pair: windows[pair]["holdout"] for pair in spec.pairs} if all(
         windows[pair].get("holdout") for pair in spec.pairs) else None
-    stressed = replace(spec, trade_cost=spec.trade_cost * thresholds.cost_multiple)
+    stressed = replace(spec, trade_cost=spec.trade_cost * thresholds.cost_multiple,
+                       costs=spec.costs.stressed(thresholds.cost_multiple))
     ledgers = trials[:LEDGER_TRIALS]
     points, heat_axes = neighbourhood_points(spec, best.params, important or list(best.params)) if full else ([], [])
     jobs = [("holdout", t, _with_ledger(spec.backtests(t.params, holdout), t in ledgers))
             for t in trials[:top]] if holdout else []
     jobs += [("in_sample_ledger", t, _with_ledger(spec.backtests(t.params, in_sample), True)) for t in ledgers]
+    if holdout and not spec.costs.exchange:  # how much of the holdout's PnL was Hummingbot's fill model
+        jobs.append(("exchange_holdout", best.params, replace(spec, costs=Costs("exchange")).backtests(best.params,
+                                                                                                        holdout)))
     if full:
         jobs += [("neighbour", p, spec.backtests(p, in_sample)) for p in points]
         jobs.append(("stress_in_sample", best.params, stressed.backtests(best.params, in_sample)))
@@ -147,7 +152,8 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
 
     out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
            "direction": spec.objectives[0].direction}
-    rows, neighbours, stress = [], [], {"trade_cost": stressed.trade_cost}
+    rows, neighbours = [], []
+    stress = {"model": spec.costs.model, "multiple": thresholds.cost_multiple, "trade_cost": stressed.trade_cost}
     out["ledgers"] = {}
     for (kind, subject, _), outcome in zip(jobs, outcomes):
         if not outcome.error and "ledger" in outcome.results[0]:
@@ -161,6 +167,9 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
                          "holdout": _score(spec, outcome), "error": outcome.error,
                          "pairs": _per_pair(spec, outcome.results) if not outcome.error else {},
                          **({"pnl": [r["pnl"] for r in outcome.results]} if subject is best and not outcome.error else {})})
+        elif kind == "exchange_holdout":
+            out["exchange_holdout"] = {"pnl_quote": None if outcome.error else account_pnl(outcome.results),
+                                       "error": outcome.error}
         elif kind == "neighbour":
             neighbours.append({"params": {k: v for k, v in subject.items() if v != best.params.get(k)},
                                "value": _score(spec, outcome), "error": outcome.error})

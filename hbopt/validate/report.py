@@ -162,6 +162,11 @@ def validation_sections(validation: dict, spec, ledgers: dict) -> tuple[str, ...
              for r in rows]))
         parts.append(chart(holdout_figure(rows, metric), "holdout",
                            "Top trials: in-sample against holdout (dashed: equal; red: zero)"))
+    exchange = validation.get("exchange_holdout")
+    if exchange:
+        parts.append(f"<p>Searched under Hummingbot's fill model; the best's holdout under the exchange's costs: "
+                     f"PnL (account) {_fmt(exchange['pnl_quote'])}"
+                     + (f" ({html.escape(exchange['error'])})" if exchange["error"] else "") + ".</p>")
     best = validation["best"]
     parts += [chart(best_trial_figure(ledgers.get((best, pair, "in-sample")), ledgers.get((best, pair, "holdout")),
                                       (w.get("holdout") or [None])[0]),
@@ -195,7 +200,9 @@ def validation_sections(validation: dict, spec, ledgers: dict) -> tuple[str, ...
                      f"profitable folds {walk['profitable_folds']:.0%}.</p>")
         parts.append(walkforward_chart(walk))
     stress = validation["stress"]
-    parts.append(f"<h2>Cost stress</h2><p>The best at a trade cost of {stress['trade_cost']:g}: PnL (account) "
+    stressed = (f"{stress['multiple']:g}x the exchange's fees and slippage" if stress.get("model") == "exchange"
+                else f"a trade cost of {stress['trade_cost']:g}")
+    parts.append(f"<h2>Cost stress</h2><p>The best at {stressed}: PnL (account) "
                  f"{_fmt(stress.get('in_sample'))} in sample, {_fmt(stress.get('holdout'))} on the holdout.</p>")
     return tuple(p for p in parts if p)
 

@@ -22,7 +22,7 @@ from hbopt.search.optimize import Progress
 from hbopt.search.report import write_report
 from hbopt.search.spec import StudySpec, build_spec
 from hbopt.search.storage import StudyFolder, open_storage
-from hbopt.search.studies import objective_note, open_study, run_trials, study_names, summary
+from hbopt.search.studies import UNRECORDED, objective_note, open_study, run_trials, study_names, summary
 from hbopt.validate.checks import Thresholds, validate_study
 from hbopt.validate.report import validation_sections
 from hbopt.validate.windows import study_windows
@@ -62,8 +62,7 @@ def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
     from hbopt.cache.store import CandleStore
     from hbopt.engine.controllers import config_class, controller_type_of
 
-    # a study from before holdouts had none
-    raw = {"holdout": 0, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
+    raw = {**UNRECORDED, **{k: v for k, v in folder.manifest()["spec"].items() if k != "controller_type"}}
     # a controller not found here (a --controllers-path left out) is the command's fault, not the file's
     config_class(controller_type_of(raw["controller"], user_module), raw["controller"], user_module)
     try:

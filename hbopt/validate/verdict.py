@@ -53,7 +53,8 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
               f"keeps {thresholds.neighbourhood:g} of the best's {hood['best']:.4g}", hood["holds"])
         stress = validation["stress"]
         at = "holdout" if stress.get("holdout") is not None else "in_sample"
-        check(f"PnL (account) at {thresholds.cost_multiple:g}x trade cost ({at.replace('_', '-')})", stress.get(at), "> 0",
+        stressed = "fees and slippage" if stress.get("model") == "exchange" else "trade cost"
+        check(f"PnL (account) at {thresholds.cost_multiple:g}x {stressed} ({at.replace('_', '-')})", stress.get(at), "> 0",
               (stress.get(at) or 0) > 0, required=False)
     if walkforward is not None:
         validation["walkforward"] = {k: walkforward[k] for k in ("name", "folds", "out_of_sample", "efficiency",

@@ -1,6 +1,8 @@
 """``hbopt bench``: both engines side by side on each built-in, each row saying whether they agree."""
 import json
 
+import pytest
+
 
 def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
     run = hbopt("bench", "--days", "1", "--controllers", "grid,market_maker", "--json")
@@ -11,3 +13,5 @@ def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
         assert row["parity"] and row["differences"] == [] and row["turbo_fallback"] is None
         assert row["executors"] > 0 and row["stock_ms"] > 0 and row["turbo_ms"] > 0
         assert row["speedup"] > 0
+        assert row["turbo_exchange_ms"] > 0 and row["exchange_fallback"] is None
+        assert row["exchange_ratio"] == pytest.approx(row["turbo_exchange_ms"] / row["turbo_ms"], abs=0.02)

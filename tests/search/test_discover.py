@@ -71,6 +71,18 @@ def test_random_search_gives_the_same_trials_whatever_the_workers(two_pairs, hbo
     assert by_draw("r1") == by_draw("r2") and len(by_draw("r1")) == 6
 
 
+def test_a_study_runs_under_the_costs_it_was_created_with(two_pairs, hbopt):
+    costs = ["--costs", "exchange", "--maker-fee", "0.0001", "--slippage", "3"]
+    run = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "3", "--workers", "1", "--study", "c",
+                "--sampler", "random", "--json", "--no-report", *costs)
+    assert run.code == 0, run.err
+    spec = StudyFolder("c").manifest()["spec"]
+    assert spec["costs"] == {"model": "exchange", "maker_fee": 0.0001, "taker_fee": None, "slippage_bps": 3.0}
+    again = hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "1", "--workers", "1", "--study", "c",
+                  "--sampler", "random", "--json", "--no-report", "--costs", "hummingbot")
+    assert again.code != 0 and "exists with a different costs" in again.err
+
+
 def test_each_pair_is_its_own_study_unless_scored_across_pairs(two_pairs, hbopt):
     run = hbopt("discover", *SMALL, "--pairs", "ALL", "--iter", "3", "--workers", "2", "--study", "p",
                 "--sampler", "random", "--json", "--no-report")

@@ -114,5 +114,7 @@ class LifeRun(ExecutorRun):
         return self.life.average_price(tick)
 
     def extra_info(self, tick: int) -> dict:
+        if tick >= self.close or not self.fills:
+            return {"fills": self.fills}
         now = self.market.ts[tick]
         return {"fills": [f for f in self.fills if f["timestamp"] <= now]}
