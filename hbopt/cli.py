@@ -891,6 +891,9 @@ def print_verdict(v: dict) -> None:
                     [[r["check"], _number(r["figure"]), r["threshold"] or "",
                       ("pass" if r["passed"] else "fail") + ("" if r["required"] else " (not required)"),
                       r.get("note", "")] for r in v["reasons"]]))
+    if v.get("costs") and v["costs"] != v.get("searched_costs"):
+        out.print(f"validated under {v['costs']['model']} costs; the study was searched under "
+                  f"{v['searched_costs']['model']} costs")
     exchange = v.get("exchange_holdout")
     if exchange:
         out.print("searched under Hummingbot's fill model; the best's holdout PnL under the exchange's costs: "
@@ -949,10 +952,11 @@ def bench_search(days, controller, trials, as_json):
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Trials run on the holdout.")
 @pool_options
 @threshold_options
+@study_costs_options
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation as JSON (verdict, reasons, figures).")
 def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
-             cost_multiple, pbo_blocks, controllers_path, as_json):
+             cost_multiple, pbo_blocks, costs, controllers_path, as_json):
     """Say whether a study's best will hold: its holdout (and walk-forward, if one ran on the
     same study), the deflated Sharpe ratio, PBO, its neighbourhood and a cost stress. Exits 0
     whether the verdict is pass or fail.
@@ -962,12 +966,16 @@ def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
       hbopt validate bollinger_binance_perpetual_BTC-USDT
       hbopt validate nightly --json | jq -e '.verdict == "pass"'
       hbopt validate nightly --min-dsr 0.9 --max-pbo 0.3
+      hbopt validate nightly --costs exchange   # the holdout, neighbourhood and stress under other costs
+
+    With cost options, the best's holdout, neighbourhood and cost stress run under those costs
+    (over the study's own); the statistics still read the trials as the search scored them.
     """
     from hbopt.validate.studies import validate as run_validate
 
     thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
-    result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path), thresholds, top,
-                          on_stage=lambda m: as_json or err.print(m, highlight=False))
+    result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path),
+                          thresholds, top, costs, on_stage=lambda m: as_json or err.print(m, highlight=False))
     if as_json:
         return emit_json(result)
     print_verdict(result)

@@ -11,6 +11,7 @@ import json
 import shutil
 import warnings
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Callable
 
 import optuna
@@ -82,15 +83,18 @@ def important_params(study: optuna.Study) -> list[str]:
 
 
 def validate_folder(folder: StudyFolder, study: optuna.Study, spec: StudySpec, windows: dict, pool: Pool,
-                    thresholds: Thresholds, top: int, report: bool, full: bool = True) -> dict:
+                    thresholds: Thresholds, top: int, report: bool, full: bool = True,
+                    searched: StudySpec | None = None) -> dict:
     """Validate a study (under its lock; not ``full``: only run its top trials on the holdout),
-    save ``validation.json`` and rewrite the report."""
+    save ``validation.json`` and rewrite the report; ``spec`` is the study's, or ``searched``'s
+    under other costs."""
     from hbopt.validate.walkforward import load_walkforward
 
     _check_in_sample(study, spec, windows)
     validation = validate_study(spec, study, windows, pool, thresholds, top, load_walkforward(folder.name),
                                 important_params(study) if full and len(spec.objectives) == 1 else [], full)
     validation["study"] = folder.name
+    validation["costs"], validation["searched_costs"] = spec.costs.as_dict(), (searched or spec).costs.as_dict()
     ledgers = validation.pop("ledgers", {})
     write_ledgers(folder, ledgers)
     write_text_atomic(validation_path(folder), json.dumps(validation, default=str))
@@ -173,13 +177,15 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
 
 
 def validate(name: str, pool_args: dict, user_module: str | None, thresholds: Thresholds, top: int,
-             on_stage: Callable[[str], None] = lambda message: None) -> dict:
-    """Validate a stored study again (e.g. with other thresholds, or after a walk-forward)."""
+             costs: dict | None = None, on_stage: Callable[[str], None] = lambda message: None) -> dict:
+    """Validate a stored study again (e.g. with other thresholds, after a walk-forward, or with
+    ``costs`` over the study's own for the runs the validation makes)."""
     folder = StudyFolder(name)
-    spec = spec_of(folder, user_module)
+    searched = spec_of(folder, user_module)
+    spec = replace(searched, costs=replace(searched.costs, **costs)) if costs else searched
     with folder.lock():
         study = folder.load()
         windows = windows_of(folder, spec, user_module)
         with open_pool(**pool_args) as pool:
             on_stage(f"{name}: validating the best (holdout, neighbourhood, cost stress)")
-            return validate_folder(folder, study, spec, windows, pool, thresholds, top, report=True)
+            return validate_folder(folder, study, spec, windows, pool, thresholds, top, report=True, searched=searched)

@@ -103,6 +103,13 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
     strict = hbopt("validate", NAME, "--workers", "2", "--json")
     assert strict.code == 0 and json.loads(strict.out)["verdict"] == "fail"
 
+    # searched under Hummingbot's costs, the best's holdout is also run under the exchange's; and
+    # the study can be validated under the exchange's costs, its stress then multiplying them
+    assert isinstance(validation["exchange_holdout"]["pnl_quote"], float)
+    exchange = json.loads(hbopt("validate", NAME, "--costs", "exchange", "--workers", "2", "--json").out)
+    assert (exchange["costs"]["model"], exchange["searched_costs"]["model"]) == ("exchange", "hummingbot")
+    assert "PnL (account) at 2x fees and slippage (holdout)" in {r["check"] for r in exchange["reasons"]}
+
 
 def test_on_a_market_with_a_persistent_edge_the_best_passes(store, hbopt, tmp_path):
     market(store, "revert")  # a random walk plus a mean-reverting component Bollinger bands can trade

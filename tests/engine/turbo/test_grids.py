@@ -1,6 +1,7 @@
 """Grid executors: the turbo engine gives Hummingbot's answers for random configs of the built-in
 grid controller (consulted only when no grid runs), and for random buy and sell grids created
-and stopped by a generic controller (consulted on every tick), keeping their position or not."""
+and stopped by a generic controller (consulted on every tick), keeping their position or not,
+under Hummingbot's cost model and the exchange's in turn."""
 import random
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from hbopt.engine.turbo.runs import Market
 
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
+from tests.engine.turbo.parity import COST_MODELS, DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 
 def random_grid(rng: random.Random) -> dict:
@@ -37,7 +38,8 @@ def test_random_grid_configs_match(market):
     for n in range(5):
         config = random_grid(rng)
         end = last - rng.randrange(0, 6 * 3600, 60)
-        stock, turbo = both_engines(config, candles, end - 2 * DAY, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]))
+        stock, turbo = both_engines(config, candles, end - 2 * DAY, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]),
+                                    costs=COST_MODELS[n % 2])
         assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
         assert differences(stock, turbo) == [], config
         close_types |= set(stock["close_types"])

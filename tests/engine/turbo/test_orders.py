@@ -1,14 +1,15 @@
 """Order executors and the position holds they fill into: the turbo engine gives Hummingbot's
 answers for random configs of the built-in market maker (a generic controller, consulted on every
 tick), for random orders of every execution strategy created and stopped by a generic controller,
-and for spot market making, which rebalances its inventory with order executors."""
+and for spot market making, which rebalances its inventory with order executors; the random
+configs under Hummingbot's cost model and the exchange's in turn."""
 import random
 
 import pytest
 
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
+from tests.engine.turbo.parity import COST_MODELS, DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 SPREADS = ["0.0005", "0.001,0.002", "0.0005,0.002,0.004"]
 
@@ -27,7 +28,8 @@ def test_random_market_maker_configs_match(market):
     for n in range(3):
         config = random_market_maker(rng)
         end = last - rng.randrange(0, 6 * 3600, 60)
-        stock, turbo = both_engines(config, candles, end - DAY // 2, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]))
+        stock, turbo = both_engines(config, candles, end - DAY // 2, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]),
+                                    costs=COST_MODELS[n % 2])
         assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
         assert differences(stock, turbo) == [], config
         assert stock["close_types"].get("POSITION_HOLD") and stock["unrealized_pnl_quote"] != 0

@@ -1,7 +1,8 @@
 """Position executors: the turbo engine gives Hummingbot's answers, the same executors, PnL, fees,
 volume and summary as the stock engine, for many random configs of the position-executor built-ins
 (consulted on the ticks their bases can act) and for random position executors created and stopped
-by a generic controller (consulted on every tick), on several kinds of market."""
+by a generic controller (consulted on every tick), on several kinds of market, under Hummingbot's
+cost model and the exchange's in turn."""
 import random
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hbopt.engine.controllers import use_controllers_path
 from hbopt.engine.parity import differences
 from tests.conftest import CONNECTOR, PAIR
-from tests.engine.turbo.parity import DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
+from tests.engine.turbo.parity import COST_MODELS, DAY, MARKETS, both_engines, chaos_runs, close_types, market_source
 
 
 def random_barriers(rng: random.Random) -> dict:
@@ -58,7 +59,7 @@ def test_random_configs_give_identical_ledgers_and_summaries(controller, market)
             end = end // 3600 * 3600 - 3600
         start = end - int(WINDOW_DAYS[controller] * DAY)
         stock, turbo = both_engines(config, candles, start, end, trade_cost=rng.choice([0.0, 0.0004, 0.001]),
-                                    feature_timing=("close", "open")[n % 2])
+                                    feature_timing=("close", "open")[n % 2], costs=COST_MODELS[n // 2 % 2])
         assert turbo["engine"] == "turbo" and turbo["turbo_fallback"] is None
         assert differences(stock, turbo) == [], config
         close_types |= {e["close_type"] for e in stock["ledger"]["executors"]}
