@@ -99,15 +99,9 @@ def simulate(high, low, close, start, end, side, range_low, range_high, limit_pr
         if leverage > 0 and held > 0:
             liquidation = cost / held * (1.0 - side * (1.0 / leverage - maintenance_margin))
             if side * (adverse - liquidation) <= 0:
-                for i in range(n):
-                    if state[i] == FILLED or state[i] == -FILLED:
-                        fee = liquidation_fee * amount[i] * liquidation
-                        realized += side * amount[i] * (liquidation - filled_price[i]) - entry_fee[i] - fee
-                        fees += fee
-                        volume += amount[i] * liquidation
-                        events, n_events = _event(events, n_events, k, LIQUIDATED, liquidation, np.nan, amount[i],
-                                                  fee)
-                        state[i] = FREE
+                r, f, v, events, n_events = _close_levels(state, amount, filled_price, entry_fee, side, liquidation,
+                                                          liquidation_fee, LIQUIDATED, k, events, n_events)
+                realized, fees, volume = realized + r, fees + f, volume + v
                 held, cost = 0.0, 0.0
                 code, close_row, terminated = LIQUIDATION, row, True
         exit_price = slipped(close[k], -side, slippage)
@@ -127,14 +121,9 @@ def simulate(high, low, close, start, end, side, range_low, range_high, limit_pr
             if terminated:
                 close_row = row
         if terminated and code != POSITION_HOLD and held > 0:
-            for i in range(n):
-                if state[i] == FILLED or state[i] == -FILLED:
-                    fee = taker * amount[i] * exit_price
-                    realized += side * amount[i] * (exit_price - filled_price[i]) - entry_fee[i] - fee
-                    fees += fee
-                    volume += amount[i] * exit_price
-                    events, n_events = _event(events, n_events, k, CLOSE_OUT, exit_price, np.nan, amount[i], fee)
-                    state[i] = FREE
+            r, f, v, events, n_events = _close_levels(state, amount, filled_price, entry_fee, side, exit_price, taker,
+                                                      CLOSE_OUT, k, events, n_events)
+            realized, fees, volume = realized + r, fees + f, volume + v
             held, cost, open_pnl = 0.0, 0.0, 0.0
         pnl[row] = realized + open_pnl
         fees_arr[row] = fees
@@ -156,11 +145,18 @@ def simulate(high, low, close, start, end, side, range_low, range_high, limit_pr
 
 
 @numba.njit(cache=True)
+def with_room(events, n_events):
+    """``events`` (a row per fill event), doubled when its ``n_events`` rows fill it."""
+    if n_events < len(events):
+        return events
+    grown = np.empty((2 * len(events), events.shape[1]))
+    grown[:n_events] = events
+    return grown
+
+
+@numba.njit(cache=True)
 def _event(events, n_events, tick, kind, price, order_price, amount, fee):
-    if n_events == len(events):
-        grown = np.empty((2 * len(events), 6))
-        grown[:n_events] = events
-        events = grown
+    events = with_room(events, n_events)
     events[n_events, 0] = tick
     events[n_events, 1] = kind
     events[n_events, 2] = price
@@ -168,6 +164,22 @@ def _event(events, n_events, tick, kind, price, order_price, amount, fee):
     events[n_events, 4] = amount
     events[n_events, 5] = fee
     return events, n_events + 1
+
+
+@numba.njit(cache=True)
+def _close_levels(state, amount, filled_price, entry_fee, side, price, rate, kind, tick, events, n_events):
+    """Close every open level at ``price`` paying ``rate`` of its notional: (realised PnL, fees,
+    volume) of it, and the events with a ``kind`` event per level."""
+    realized, fees, volume = 0.0, 0.0, 0.0
+    for i in range(len(state)):
+        if state[i] == FILLED or state[i] == -FILLED:
+            fee = rate * amount[i] * price
+            realized += side * amount[i] * (price - filled_price[i]) - entry_fee[i] - fee
+            fees += fee
+            volume += amount[i] * price
+            events, n_events = _event(events, n_events, tick, kind, price, np.nan, amount[i], fee)
+            state[i] = FREE
+    return realized, fees, volume, events, n_events
 
 
 def _optional(value) -> float:

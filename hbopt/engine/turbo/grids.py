@@ -23,6 +23,7 @@ from hummingbot.core.data_type.common import TradeType
 from hummingbot.strategy_v2.backtesting.executors_simulator.grid_executor_simulator import GridExecutorSimulator
 from hummingbot.strategy_v2.models.executors import CloseType
 
+from hbopt.engine.exchange.grids import with_room
 from hbopt.engine.turbo.runs import NO_TICK, ExecutorRun
 
 TIME_LIMIT, TAKE_PROFIT, STOP_LOSS, POSITION_HOLD = 0, 1, 2, 3
@@ -134,10 +135,7 @@ def _simulate(close, low, high, start, end, is_buy, start_price, end_price, limi
 
 @numba.njit(cache=True)
 def _event(events, n_events, row, price, kind, level, amount):
-    if n_events == len(events):
-        grown = np.empty((2 * len(events), 5))
-        grown[:n_events] = events
-        events = grown
+    events = with_room(events, n_events)
     events[n_events, 0] = row
     events[n_events, 1] = price
     events[n_events, 2] = kind
