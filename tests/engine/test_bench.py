@@ -1,8 +1,6 @@
 """``hbopt bench``: both engines side by side on each built-in, each row saying whether they agree."""
 import json
 
-import pytest
-
 
 def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
     run = hbopt("bench", "--days", "1", "--controllers", "grid,market_maker", "--json")
@@ -14,4 +12,4 @@ def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
         assert row["executors"] > 0 and row["stock_ms"] > 0 and row["turbo_ms"] > 0
         assert row["speedup"] > 0
         assert row["turbo_exchange_ms"] > 0 and row["exchange_fallback"] is None
-        assert row["exchange_ratio"] == pytest.approx(row["turbo_exchange_ms"] / row["turbo_ms"], abs=0.02)
+        assert row["exchange_ratio"] == round(row["turbo_exchange_ms"] / row["turbo_ms"], 2)
