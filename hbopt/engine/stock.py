@@ -47,10 +47,8 @@ class StockBacktestingEngine(BacktestingEngineBase):
         self.features_interval: str | None = None
         self._connector_costs: dict[str, ConnectorCosts] = {}
         if costs.exchange:
-            self.position_executor_simulator = simulators.ExchangePositionSimulator(self)
-            self.order_executor_simulator = simulators.ExchangeOrderSimulator(self)
-            self.grid_executor_simulator = simulators.ExchangeGridSimulator(self)
-            self.dca_executor_simulator = simulators.Refused("DCA")
+            self.position_executor_simulator = self.order_executor_simulator = self.grid_executor_simulator = \
+                self.dca_executor_simulator = simulators.ExchangeSimulator(self)
 
     def connector_costs(self, config) -> ConnectorCosts:
         """The exchange model's costs for an executor's connector."""
@@ -58,14 +56,18 @@ class StockBacktestingEngine(BacktestingEngineBase):
             self._connector_costs[config.connector_name] = connector_costs(self.costs, config.connector_name)
         return self._connector_costs[config.connector_name]
 
+    def trading_rules(self, config):
+        """The trading rule of an executor's pair, or None where the data provider has none."""
+        try:
+            return self.backtesting_data_provider.get_trading_rules(config.connector_name, config.trading_pair)
+        except (KeyError, AttributeError):
+            return None
+
     def price_increment(self, config) -> float:
         """The pair's price increment (its trading rule), by which the market must trade through a
         resting order to fill it."""
-        try:
-            rule = self.backtesting_data_provider.get_trading_rules(config.connector_name, config.trading_pair)
-        except (KeyError, AttributeError):
-            return 0.0
-        return float(rule.min_price_increment)
+        rule = self.trading_rules(config)
+        return float(rule.min_price_increment) if rule is not None else 0.0
 
     def simulate_executor(self, config, df, trade_cost):
         """Hummingbot's, except that an order the exchange rejects is booked (terminated where it

@@ -188,20 +188,21 @@ def _optional(value) -> float:
 
 class GridLife:
     """One grid executor's life under the exchange model (``config`` a Hummingbot
-    ``GridExecutorConfig`` created on tick ``start`` of the arrays, living at most to ``end``;
+    ``GridExecutorConfig`` created on tick ``start`` of ``candles``, living at most to ``end``;
     ``trading_rules`` the pair's, for Hummingbot's level generation)."""
 
-    def __init__(self, config, ts, high, low, close, start: int, end: int, costs, increment: float, trading_rules):
+    def __init__(self, config, candles, start: int, end: int, costs, increment: float, trading_rules):
         barriers = config.triple_barrier_config
         if not (barriers.open_order_type.is_limit_type() and barriers.take_profit_order_type.is_limit_type()):
             unmodelled("grid (with market orders)")
-        levels = GridExecutorSimulator._generate_grid_levels(config, Decimal(str(close[start])), trading_rules)
-        self.config, self.ts, self.start = config, ts, start
+        mid = Decimal(str(candles.close[start]))
+        levels = GridExecutorSimulator._generate_grid_levels(config, mid, trading_rules)
+        self.config, self.ts, self.start = config, candles.ts, start
         self.side = 1.0 if config.side.name == "BUY" else -1.0
         prices = [float(level.price) for level in levels]
         tp_prices = [p * (1 + self.side * float(level.take_profit)) for p, level in zip(prices, levels)]
         (self.close, code, self.pnl, self.fees, self.volume, self.entries, self.average, self.events) = simulate(
-            high, low, close, start, end, self.side, float(config.start_price), float(config.end_price),
+            candles.high, candles.low, candles.close, start, end, self.side, float(config.start_price), float(config.end_price),
             _optional(config.limit_price), bool(config.keep_position), _optional(barriers.stop_loss),
             np.array(prices, dtype=np.float64), np.array(tp_prices, dtype=np.float64),
             np.array([float(level.amount_quote) for level in levels], dtype=np.float64),

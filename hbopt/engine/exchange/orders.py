@@ -20,10 +20,11 @@ from hbopt.engine.exchange.positions import NO_TICK, crosses, fill_row, slipped,
 
 class OrderLife:
     """One order executor's life (``config`` a Hummingbot ``OrderExecutorConfig`` created on tick
-    ``start`` of the arrays, the run ending on ``last``): its fill, close and ledger rows."""
+    ``start`` of ``candles``, the run ending on ``last``): its fill, close and ledger rows."""
 
-    def __init__(self, config, ts, high, low, close, start: int, last: int, costs, increment: float):
-        self.config, self.ts, self.start = config, ts, start
+    def __init__(self, config, candles, start: int, last: int, costs, increment: float):
+        self.config, self.ts, self.start = config, candles.ts, start
+        high, low, close = candles.high, candles.low, candles.close
         side = 1.0 if config.side.name == "BUY" else -1.0
         strategy, limit = config.execution_strategy, float(config.price or 0.0)
         self.side, self.amount, self.order_price = side, float(config.amount), None

@@ -1,7 +1,7 @@
 """A position executor under the exchange model, over tick indices ``start..end`` (the creation
 tick to the last tick its time limit allows). One compiled function decides its life, for both
-engines: hbopt's stock engine (through :class:`hbopt.engine.exchange.simulators.
-ExchangePositionSimulator`) and turbo.
+engines: hbopt's stock engine (through :class:`hbopt.engine.exchange.simulators.ExchangeSimulator`)
+and turbo.
 
 Entry, placed at the close of ``start``:
 
@@ -154,21 +154,22 @@ def _order_kind(order_type) -> int:
 
 class PositionLife:
     """One position executor's life under the exchange model (``config`` a Hummingbot
-    ``PositionExecutorConfig``, created on tick ``start`` of ``ts``/``open_``/... and living at
-    most to ``end``): its fill and close (:func:`simulate`), its fills as the ledger lists them
-    and the state Hummingbot's engine reads at a tick (:meth:`row`)."""
+    ``PositionExecutorConfig``, created on tick ``start`` of ``candles`` (arrays ``ts``, ``open``,
+    ``high``, ``low``, ``close``) and living at most to ``end``): its fill and close
+    (:func:`simulate`), its fills as the ledger lists them and the state Hummingbot's engine reads
+    at a tick (:meth:`row`)."""
 
-    def __init__(self, config, ts, open_, high, low, close, start: int, end: int, costs, increment: float):
+    def __init__(self, config, candles, start: int, end: int, costs, increment: float):
         barriers, trailing = config.triple_barrier_config, config.triple_barrier_config.trailing_stop
         if trailing and not (trailing.activation_price and trailing.trailing_delta):
             trailing = None  # a trailing stop with a zero activation or delta is none, as in Hummingbot
-        self.config, self.ts, self.close_prices, self.start = config, ts, close, start
+        self.config, self.ts, self.close_prices, self.start = config, candles.ts, candles.close, start
         self.side = 1.0 if config.side.name == "BUY" else -1.0
         self.amount, self.taker, self.slippage = float(config.amount), costs.taker, costs.slippage
         self.entry_kind = _order_kind(barriers.open_order_type)
         (self.fill, self.price, self.entry_fee, self.close, self.code, self.exit_price, self.exit_fee,
          self.exit_maker) = simulate(
-            open_, high, low, close, start, end, self.side, self.entry_kind, float(config.entry_price or 0.0),
+            candles.open, candles.high, candles.low, candles.close, start, end, self.side, self.entry_kind, float(config.entry_price or 0.0),
             self.amount, increment, _barrier(barriers.take_profit), barriers.take_profit_order_type.is_limit_type(),
             _barrier(barriers.stop_loss), float(trailing.activation_price) if trailing else np.nan,
             float(trailing.trailing_delta) if trailing else np.nan, costs.maker, costs.taker, costs.slippage,

@@ -22,10 +22,7 @@ from hummingbot.strategy_v2.executors.position_executor.data_types import Positi
 from hummingbot.strategy_v2.models.executor_actions import CreateExecutorAction, StopExecutorAction
 from hummingbot.strategy_v2.models.executors import CloseType
 
-from hbopt.engine.exchange.grids import GridLife
-from hbopt.engine.exchange.orders import OrderLife
-from hbopt.engine.exchange.positions import PositionLife
-from hbopt.engine.exchange.costs import unmodelled
+from hbopt.engine.exchange.simulators import life_of
 from hbopt.engine.stock import StockBacktestingEngine
 from hbopt.engine.turbo import dca
 from hbopt.engine.turbo.grids import GridRun
@@ -153,7 +150,7 @@ class TurboBacktestingEngine(StockBacktestingEngine):
                 raise Unsupported("a position executor without an entry price")
             run = PositionRun(config, order, tick, end, market, self._trade_cost)
         elif isinstance(config, GridExecutorConfig):
-            run = GridRun(config, order, tick, end, market, self._trade_cost, self._trading_rules(config))
+            run = GridRun(config, order, tick, end, market, self._trade_cost, self.trading_rules(config))
         elif isinstance(config, OrderExecutorConfig):
             run = OrderRun(config, order, tick, end, market, self._trade_cost)
         else:
@@ -164,32 +161,15 @@ class TurboBacktestingEngine(StockBacktestingEngine):
     def _create_for_the_exchange(self, config, tick: int, end: int):
         """:meth:`_create` under the exchange model; an order the exchange rejects is booked where it
         was placed, as hbopt's stock engine books it."""
-        market = self._market
-        if isinstance(config, PositionExecutorConfig):
-            life = PositionLife(config, market.ts, market.open, market.high, market.low, market.close, tick, end,
-                                self.connector_costs(config), self.price_increment(config))
-        elif isinstance(config, OrderExecutorConfig):
-            life = OrderLife(config, market.ts, market.high, market.low, market.close, tick, end,
-                             self.connector_costs(config), self.price_increment(config))
-        elif isinstance(config, GridExecutorConfig):
-            life = GridLife(config, market.ts, market.high, market.low, market.close, tick, end,
-                            self.connector_costs(config), self.price_increment(config), self._trading_rules(config))
-        elif isinstance(config, DCAExecutorConfig):
-            unmodelled("DCA")
-        else:
+        life = life_of(config, self._market, tick, end, self)
+        if life is None:
             return
-        run = LifeRun(config, self._created, life, market)
+        run = LifeRun(config, self._created, life, self._market)
         if run.close_type == CloseType.FAILED:
             self._record_terminated_executor(run.info(tick))
             return
         self._state.active.append(run)
         self._created += 1
-
-    def _trading_rules(self, config):
-        try:
-            return self.backtesting_data_provider.get_trading_rules(config.connector_name, config.trading_pair)
-        except (KeyError, AttributeError):
-            return None
 
     def _stop(self, action: StopExecutorAction, tick: int):
         run = next((r for r in self._state.active if r.id == action.executor_id), None)
