@@ -203,9 +203,22 @@ def key_options(f):
 
 
 def candle_key(connector, pair, interval):
+    from hbopt.cache.funding import FUNDING
     from hbopt.cache.store import CandleKey
 
+    if interval == FUNDING:
+        raise click.UsageError("funding is not a candle interval: pass --funding for a pair's funding rates")
     return CandleKey(connector, pair, interval)
+
+
+def funding_flag(f):
+    return click.option("--funding", is_flag=True,
+                        help="Funding rates of a perpetual pair instead of candles (--interval does not apply).")(f)
+
+
+def refuse_interval_with_funding(ctx) -> None:
+    if ctx.get_parameter_source("interval") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--interval does not apply to --funding: a pair has one funding series")
 
 
 @data.command("synth", context_settings=CONTEXT)
@@ -227,11 +240,12 @@ def candle_key(connector, pair, interval):
 def data_synth(connector, pair, interval, days, seed, vol, start_price, end, regime, gap_rate, replace, as_json):
     """Generate a synthetic market (deterministic for a seed) into the store, and print what it
     looks like: annualised volatility, price range, largest move, tails, volatility clustering.
+    A perpetual connector's pair gets funding rates too, every 8 hours (none on walk and revert).
 
     Example: hbopt data synth --connector binance_perpetual --pair BTC-USDT --days 120 --seed 7
     """
-    from hbopt.cache import synth
-    from hbopt.cache.store import CandleStore
+    from hbopt.cache import funding, synth
+    from hbopt.cache.store import CandleKey, CandleStore
 
     key = candle_key(connector, pair, interval)
     kwargs = {"end": parse_time(end, "--end")} if end else {}
@@ -239,13 +253,22 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
                         annual_vol=vol, **kwargs)
     meta = {"source": "synth", "synthetic": True, "seed": seed, "regime": regime, "gap_rate": gap_rate,
             "annual_vol": vol, "start_price": start_price}
-    CandleStore().add(key, df, meta, replace=replace)
+    store = CandleStore()
+    store.add(key, df, meta, replace=replace)
     stats = synth.statistics(df)
     report = {"file": key.stem, "rows": len(df), "first": int(df["timestamp"].iat[0]),
               "last": int(df["timestamp"].iat[-1]), **meta, "statistics": stats}
+    if funding.is_perpetual(connector):
+        rates = funding.synthesise(df, seed, regime)
+        store.add(CandleKey(connector, pair, funding.FUNDING), rates, meta, replace=replace)
+        report["funding"] = {"rows": len(rates), "interval_hours": funding.SYNTH_HOURS,
+                             "mean_rate": float(rates["rate"].mean())}
     if as_json:
         return emit_json(report)
     out.print(f"synthetic {key}: {len(df)} candles, {when(report['first'])} -> {when(report['last'])} (seed {seed})")
+    if "funding" in report:
+        out.print(f"  funding: {report['funding']['rows']} rates every {funding.SYNTH_HOURS} h, mean "
+                  f"{report['funding']['mean_rate']:.4%}")
     out.print(f"  realised: volatility {stats['annualised_vol']:.0%} a year, close {stats['first_close']:,.2f} -> "
               f"{stats['last_close']:,.2f}, highest/lowest {stats['high_over_low']:.2f}x, largest move "
               f"{stats['largest_move_pct']:.2f}% ({stats['moves_over_5pct']} over 5%), excess kurtosis "
@@ -256,19 +279,33 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
 @wait_option
 @click.argument("file", type=click.Path(path_type=Path))
 @key_options
+@funding_flag
 @click.option("--repair", is_flag=True, help="Drop invalid rows instead of refusing the file.")
 @click.option("--force", is_flag=True, help="With --repair: store the valid rows even when more than half are invalid.")
 @click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
 @click.option("--json", "as_json", is_flag=True)
-def data_import(file, connector, pair, interval, repair, force, replace, as_json):
-    """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps) or parquet.
+@click.pass_context
+def data_import(ctx, file, connector, pair, interval, funding, repair, force, replace, as_json):
+    """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps) or parquet; with
+    --funding, a perpetual pair's funding rates (Binance's dumps or timestamp,funding_rate).
 
-    Example: hbopt data import ./BTCUSDT-1m.csv --connector binance --pair BTC-USDT --interval 1m
+    Examples: hbopt data import ./BTCUSDT-1m.csv --connector binance --pair BTC-USDT --interval 1m
+    hbopt data import ./BTCUSDT-fundingRate-2025-01.csv --funding --connector binance_perpetual --pair BTC-USDT
     """
-    from hbopt.cache.importers import import_file
+    from hbopt.cache.importers import import_file, import_funding
 
     if force and not repair:
         raise click.UsageError("--force only goes with --repair")
+    if funding:
+        refuse_interval_with_funding(ctx)
+        if repair:
+            raise click.UsageError("--repair does not apply to --funding: a funding file is stored whole or not at all")
+        report = import_funding(file, connector, pair, replace=replace)
+        if as_json:
+            return emit_json(report)
+        every = f", every {report['interval_hours']:g} h" if report["interval_hours"] else ""
+        return out.print(f"imported {report['rows']} funding rates into {report['file']} ({when(report['first'])} -> "
+                         f"{when(report['last'])}{every}); now {report['stored_rows']} stored")
     report = import_file(file, candle_key(connector, pair, interval), repair=repair, replace=replace, force=force)
     if as_json:
         return emit_json(report)
@@ -286,26 +323,37 @@ def data_import(file, connector, pair, interval, repair, force, replace, as_json
 @data.command("fetch", context_settings=CONTEXT)
 @wait_option
 @key_options
+@funding_flag
 @click.option("--days", type=float, default=90, show_default=True)
+@click.option("--base-url", help="With --funding: the REST host to ask instead of the exchange's (a mirror).")
 @click.option("--json", "as_json", is_flag=True)
-def data_fetch(connector, pair, interval, days, as_json):
-    """Download candles with Hummingbot's candle feeds, only what the store is missing.
+@click.pass_context
+def data_fetch(ctx, connector, pair, interval, funding, days, base_url, as_json):
+    """Download candles with Hummingbot's candle feeds, only what the store is missing; with
+    --funding, a perpetual pair's funding rates from the exchange's public REST API.
 
-    Example: hbopt data fetch --connector binance_perpetual --pair ETH-USDT --interval 1m --days 90
+    Examples: hbopt data fetch --connector binance_perpetual --pair ETH-USDT --interval 1m --days 90
+    hbopt data fetch --funding --connector binance_perpetual --pair ETH-USDT --days 90
     """
-    from hbopt.cache.fetch import fetch
+    from hbopt.cache.fetch import fetch, fetch_funding
 
-    report = fetch(candle_key(connector, pair, interval), days)
+    if funding:
+        refuse_interval_with_funding(ctx)
+        report = fetch_funding(connector, pair, days, base_url=base_url)
+    elif base_url:
+        raise click.UsageError("--base-url only goes with --funding: candles come through Hummingbot's feeds")
+    else:
+        report = fetch(candle_key(connector, pair, interval), days)
     if as_json:
         return emit_json(report)
-    out.print(f"{report['file']}: +{report['added']} candles; {report['rows']} stored, "
-              f"{when(report['first'])} -> {when(report['last'])}")
+    out.print(f"{report['file']}: +{report['added']} {'funding rates' if funding else 'candles'}; {report['rows']} "
+              f"stored, {when(report['first'])} -> {when(report['last'])}")
 
 
 @data.command("list", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True)
 def data_list(as_json):
-    """List the stored candle files (an unreadable one with its error).
+    """List the stored candle and funding-rate files (an unreadable one with its error).
 
     Example: hbopt data list
     """

@@ -21,12 +21,15 @@ def test_every_command_has_help(hbopt, command):
 def test_synth_list_refresh_status_as_json(hbopt):
     synth = hbopt("data", "synth", "--connector", CONNECTOR, "--pair", PAIR, "--days", "2", "--seed", "7", "--json")
     assert synth.code == 0 and json.loads(synth.out)["rows"] == 2 * 1440
-    [listed] = json.loads(hbopt("data", "list", "--json").out)
-    assert listed["synthetic"] is True and listed["source"] == "synth" and listed["rows"] == 2 * 1440
-    assert json.loads(hbopt("mirror", "status", "--json").out)["files"][0]["state"] == "missing"
-    assert json.loads(hbopt("mirror", "refresh", "--json").out)["copied"] == [f"{CONNECTOR}|{PAIR}|1m"]
-    assert json.loads(hbopt("mirror", "status", "--json").out)["files"][0]["state"] == "fresh"
-    assert json.loads(hbopt("mirror", "clear", "--json").out)["removed"] == [f"{CONNECTOR}|{PAIR}|1m"]
+    assert json.loads(synth.out)["funding"]["rows"] == 6  # a perpetual pair: every 8 hours
+    candles, funding = json.loads(hbopt("data", "list", "--json").out)
+    assert candles["synthetic"] is True and candles["source"] == "synth" and candles["rows"] == 2 * 1440
+    assert (funding["interval"], funding["synthetic"], funding["rows"]) == ("funding", True, 6)
+    files = [f"{CONNECTOR}|{PAIR}|1m", f"{CONNECTOR}|{PAIR}|funding"]
+    assert {f["state"] for f in json.loads(hbopt("mirror", "status", "--json").out)["files"]} == {"missing"}
+    assert json.loads(hbopt("mirror", "refresh", "--json").out)["copied"] == files
+    assert {f["state"] for f in json.loads(hbopt("mirror", "status", "--json").out)["files"]} == {"fresh"}
+    assert json.loads(hbopt("mirror", "clear", "--json").out)["removed"] == files
 
 
 def test_import_of_a_bad_file_is_one_line_exit_3_and_writes_nothing(hbopt, tmp_path):

@@ -61,6 +61,7 @@ class Where:
     mirror: Path
     tmp: Path
     stored: bytes = b""  # the store file as prepared
+    listing: tuple = ()  # the store folder's files as prepared
 
     @property
     def study(self) -> Path:
@@ -75,7 +76,8 @@ class Where:
 def where(prepared, tmp_path) -> Where:
     shutil.copytree(prepared, tmp_path / "home")
     (tmp_path / "tmp").mkdir()
-    return Where(tmp_path / "home", tmp_path / "mirror", tmp_path / "tmp", (prepared / "candles" / STORED).read_bytes())
+    return Where(tmp_path / "home", tmp_path / "mirror", tmp_path / "tmp", (prepared / "candles" / STORED).read_bytes(),
+                 tuple(sorted(p.name for p in (prepared / "candles").iterdir())))
 
 
 def one_line(run: subprocess.CompletedProcess, code: int, says: str | None) -> None:
@@ -108,7 +110,8 @@ def edited_manifest(change: Callable[[dict], object]) -> Callable[[Where], None]
 
 
 def unchanged_store(w: Where) -> None:
-    assert (w.home / "candles" / STORED).read_bytes() == w.stored and len(list((w.home / "candles").iterdir())) == 2
+    assert (w.home / "candles" / STORED).read_bytes() == w.stored
+    assert tuple(sorted(p.name for p in (w.home / "candles").iterdir())) == w.listing
 
 
 def no_study_x(w: Where) -> None:

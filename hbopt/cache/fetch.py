@@ -1,4 +1,5 @@
-"""Downloading candles with Hummingbot's own candle feeds (``CandlesFactory``).
+"""Downloading candles with Hummingbot's own candle feeds (``CandlesFactory``), and a perpetual
+pair's funding rates from its exchange's public REST API (:func:`fetch_funding`).
 
 Only what the store is missing is requested: the candles before the first stored one and after
 the last, up to the last *closed* candle (never the one still forming, never the future). The
@@ -8,12 +9,17 @@ it is stored by then, under the lock, so a write made meanwhile is kept.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+import urllib.parse
+import urllib.request
 
 import pandas as pd
 
+from hbopt.cache import funding
 from hbopt.cache.candles import COLUMNS, interval_seconds, normalise
+from hbopt.cache.funding import FUNDING
 from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.errors import ConfigError, DataError
 
@@ -98,4 +104,77 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     rows = 0 if stored is None else len(stored)
     first, last = (int(stored["timestamp"].iat[0]), int(stored["timestamp"].iat[-1])) if rows else (None, None)
     return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added, "rows": rows,
+            "first": first, "last": last}
+
+
+# ---------------------------------------------------------------------------- funding rates
+#: The public REST host of each connector whose funding history hbopt can download.
+FUNDING_HOSTS = {"binance_perpetual": "https://fapi.binance.com", "bybit_perpetual": "https://api.bybit.com"}
+_FUNDING_PAGE = {"binance_perpetual": 1000, "bybit_perpetual": 200}
+_NEWEST_FIRST = {"bybit_perpetual"}
+
+
+def _funding_url(connector: str, base: str, symbol: str, start_ms: int, end_ms: int) -> str:
+    query = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": _FUNDING_PAGE[connector]}
+    if connector == "binance_perpetual":
+        return f"{base}/fapi/v1/fundingRate?{urllib.parse.urlencode(query)}"
+    return f"{base}/v5/market/funding/history?{urllib.parse.urlencode({'category': 'linear', **query})}"
+
+
+def _funding_rows(connector: str, body) -> list[tuple[int, float]]:
+    """``(funding time in ms, rate)`` of one page of the exchange's answer, oldest first."""
+    if connector == "binance_perpetual":
+        return sorted((int(r["fundingTime"]), float(r["fundingRate"])) for r in body)
+    if body.get("retCode") != 0:
+        raise DataError(f"bybit answered {body.get('retCode')}: {body.get('retMsg')}")
+    return sorted((int(r["fundingRateTimestamp"]), float(r["fundingRate"])) for r in body["result"]["list"])
+
+
+def _get_json(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"fetching {url.split('?')[0]} failed: {type(exc).__name__}: {exc}") from None
+
+
+def fetch_funding(connector: str, pair: str, days: float, base_url: str | None = None,
+                  store: CandleStore | None = None, now: float | None = None) -> dict:
+    """Bring the stored funding rates of a perpetual pair up to the last ``days`` days from the
+    exchange's public REST API (``base_url`` instead of its host, e.g. a mirror or a test
+    server), downloading only what the store is missing. Returns what was done, as :func:`fetch`."""
+    if connector not in FUNDING_HOSTS:
+        raise ConfigError(f"no funding-rate download for connector {connector!r}; supported: "
+                          f"{', '.join(FUNDING_HOSTS)} (or import a file: 'hbopt data import --funding')")
+    if days <= 0:
+        raise ConfigError("--days must be positive")
+    key, store = CandleKey(connector, pair, FUNDING), store or CandleStore()
+    end = int(now if now is not None else time.time())
+    start = int(end - days * DAY)
+    stored = store.read(key) if store.exists(key) else None
+    if stored is not None and store.metadata(key).get("synthetic"):
+        raise DataError(f"{key.stem} holds synthetic funding rates; remove it before fetching real ones")
+    ranges = missing_ranges(stored, start, end, 1)
+    base, symbol, rows = (base_url or FUNDING_HOSTS[connector]).rstrip("/"), pair.replace("-", ""), []
+    for lo, hi in ranges:
+        lo, hi = lo * 1000, hi * 1000
+        while lo <= hi:
+            page = _funding_rows(connector, _get_json(_funding_url(connector, base, symbol, lo, hi)))
+            page = [row for row in page if lo <= row[0] <= hi]
+            rows += page
+            if len(page) < _FUNDING_PAGE[connector]:
+                break
+            if connector in _NEWEST_FIRST:  # a full page is the newest of the range: the rest is older
+                hi = page[0][0] - 1
+            else:
+                lo = page[-1][0] + 1
+    added = 0
+    if rows:
+        fresh, _ = funding.normalise(pd.DataFrame(rows, columns=list(funding.COLUMNS)))
+        added = len(fresh) if stored is None else int((~fresh["timestamp"].isin(stored["timestamp"])).sum())
+        stored = store.add(key, fresh, {"source": f"fetch:{connector}", "synthetic": False,
+                                        "updated_at": int(time.time())})
+    count = 0 if stored is None else len(stored)
+    first, last = (int(stored["timestamp"].iat[0]), int(stored["timestamp"].iat[-1])) if count else (None, None)
+    return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added, "rows": count,
             "first": first, "last": last}

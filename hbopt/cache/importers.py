@@ -7,6 +7,11 @@ Understood layouts:
   ``Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USD`` with dates like ``2019-10-17 09-AM``;
 - Binance kline dumps (``BTCUSDT-1m-*.csv``), with or without a header line.
 
+Funding-rate files (:func:`import_funding`): Binance's dumps (``calc_time,funding_interval_hours,
+last_funding_rate``), Binance's and Bybit's REST fields (``fundingTime``/``fundingRateTimestamp``,
+``fundingRate``), or a plain ``timestamp,funding_rate`` (or ``rate``) CSV; a header-less CSV is
+read as Binance's three columns, or as ``timestamp,rate`` when it has two.
+
 Volume columns: ``Volume X`` / ``volume_x`` is the base volume when X is the pair's base and the
 quote volume when X is its quote; a bare ``volume`` is the quote volume beside a base-volume
 column, the base volume otherwise.
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hbopt.cache import funding
 from hbopt.cache.candles import COLUMNS, normalise
 from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.errors import DataError
@@ -35,24 +41,54 @@ _ALIASES = {
 }
 
 
+_FUNDING_HEADERLESS = {3: ("timestamp", "funding_interval_hours", "rate"), 2: ("timestamp", "rate")}
+_FUNDING_ALIASES = {"calctime": "timestamp", "fundingtime": "timestamp", "fundingratetimestamp": "timestamp",
+                    "time": "timestamp", "timestamp": "timestamp",
+                    "lastfundingrate": "rate", "fundingrate": "rate", "rate": "rate"}
+
+
+def _read_table(path: Path, read_csv) -> pd.DataFrame:
+    """The raw frame of a parquet file, or of a CSV by ``read_csv``; a :class:`DataError` saying
+    why it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    try:
+        return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else read_csv(path)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"cannot read {path.name}: {exc}") from None
+
+
 def read_candle_file(path: Path, pair: str) -> pd.DataFrame:
     """A raw frame with (some of) Hummingbot's candle columns from a CSV or parquet file.
 
     ``pair`` (``BASE-QUOTE``) tells which of the ``Volume X`` columns is which.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
-    try:
-        if path.suffix.lower() == ".parquet":
-            raw = pd.read_parquet(path)
-        else:
-            raw = _read_csv(path)
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"cannot read {path.name}: {exc}") from None
-    return _rename_columns(raw, pair)
+    return _rename_columns(_read_table(path, _read_csv), pair)
+
+
+def read_funding_file(path: Path) -> pd.DataFrame:
+    """A raw frame with ``timestamp`` and ``rate`` columns from a funding-rate CSV or parquet file."""
+    raw = _read_table(path, _read_funding_csv)
+    names = {col: re.sub(r"[\s_]+", "", str(col).strip().lower()) for col in raw.columns}
+    renames = {col: _FUNDING_ALIASES[name] for col, name in names.items() if name in _FUNDING_ALIASES}
+    df = raw[list(renames)].rename(columns=renames)
+    return df.loc[:, ~df.columns.duplicated()]
+
+
+def _read_funding_csv(path: Path) -> pd.DataFrame:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        first = next(csv.reader([fh.readline()]), [])
+    if not first:
+        raise DataError(f"{path.name} is empty")
+    if not _is_number(first[0]):
+        return pd.read_csv(path, encoding="utf-8-sig")
+    if len(first) not in _FUNDING_HEADERLESS:
+        raise DataError(f"{path.name}: a header-less funding CSV must be Binance's calc_time,funding_interval_hours,"
+                        f"last_funding_rate or timestamp,rate; found {len(first)} columns")
+    return pd.read_csv(path, header=None, names=list(_FUNDING_HEADERLESS[len(first)]))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -114,3 +150,17 @@ def import_file(path: Path, key: CandleKey, repair: bool = False, replace: bool 
     stored = store.add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
                                  "updated_at": int(time.time())}, replace=replace)
     return {**report.to_dict(), "file": key.stem, "stored_rows": len(stored)}
+
+
+def import_funding(path: Path, connector: str, pair: str, replace: bool = False,
+                   store: CandleStore | None = None) -> dict:
+    """Validate a funding-rate file of a perpetual pair and merge it into the store (or replace
+    the stored series). Returns the normalisation report plus the stored file's name and its row
+    count after the merge."""
+    key = CandleKey(connector, pair, funding.FUNDING)
+    if not funding.is_perpetual(connector):
+        raise DataError(f"{connector} is not a perpetual connector (*_perpetual): spot pairs pay no funding")
+    df, report = funding.normalise(read_funding_file(path))
+    stored = (store or CandleStore()).add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
+                                                    "updated_at": int(time.time())}, replace=replace)
+    return {**report, "file": key.stem, "stored_rows": len(stored)}

@@ -1,6 +1,7 @@
 """The mirror: the candle store copied to ``$HBOPT_MIRROR_DIR`` as memory-mappable arrays.
 
-Each store file ``X.parquet`` becomes ``X.npy`` (float64, rows x the ten candle columns) plus
+Each store file ``X.parquet`` becomes ``X.npy`` (float64, rows x the series' columns: the ten
+candle columns, or a funding series' two) plus
 ``X.json``, a sidecar with the columns, row count, first/last timestamp, the array's size and
 identity (inode, modification and change times, read after it was renamed into place) and the
 store file's SHA-256 and identity at the time it was copied.
@@ -28,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from hbopt import settings
-from hbopt.cache.candles import COLUMNS, resample_array, source_interval_for
+from hbopt.cache.candles import resample_array, source_interval_for
+from hbopt.cache.funding import FUNDING
 from hbopt.cache.store import CandleKey, CandleStore, file_checksum, file_identity
 from hbopt.errors import DataError
 from hbopt.files import atomic_path, file_lock, open_owned, owned_folder, read_owned, write_text_atomic
@@ -87,7 +89,7 @@ class Mirror:
             raise _Damaged("its sidecar is not a JSON object")
         wrong = [k for k, kind in _SIDECAR_KEYS.items() if not isinstance(side.get(k), kind)]
         wrong += [f"array.{k}" for k in _ARRAY_IDENTITY if not isinstance(side.get("array", {}).get(k), int)]
-        if wrong or side["columns"] != list(COLUMNS) or side["rows"] < 0:
+        if wrong or side["columns"] != list(key.columns) or side["rows"] < 0:
             raise _Damaged(f"its sidecar lacks or garbles {', '.join(wrong) or 'columns, rows'}")
         return side
 
@@ -113,8 +115,9 @@ class Mirror:
                 shape, fortran, dtype = read_header(fh)
             except ValueError as exc:
                 raise _Damaged(f"its header cannot be read: {exc}") from None
-            if shape != (side["rows"], len(COLUMNS)) or fortran or dtype != np.float64:
-                raise _Damaged(f"it holds {shape} {dtype} where its sidecar says ({side['rows']}, {len(COLUMNS)}) float64")
+            if shape != (side["rows"], len(key.columns)) or fortran or dtype != np.float64:
+                raise _Damaged(f"it holds {shape} {dtype} where its sidecar says ({side['rows']}, {len(key.columns)}) "
+                               "float64")
             return fh, fh.tell()
         except BaseException:
             fh.close()
@@ -199,7 +202,7 @@ class Mirror:
             np.save(fh, arr)
         array = _array_identity(os.stat(array_path))  # after the rename, which changes its ctime
         sidecar = {
-            "columns": list(COLUMNS), "rows": int(arr.shape[0]),
+            "columns": list(key.columns), "rows": int(arr.shape[0]),
             "first": int(arr[0, 0]) if len(arr) else None, "last": int(arr[-1, 0]) if len(arr) else None,
             "bytes": array["bytes"], "array": array,
             "source": self.store.path(key).name, "source_checksum": source.pop("sha256"), "source_stat": source,
@@ -228,15 +231,27 @@ class Mirror:
         return [k.interval for k in self.mirrored_keys() if (k.connector, k.pair) == (connector, pair)]
 
     def load(self, connector: str, pair: str, interval: str) -> np.ndarray:
-        """Read-only candle array at ``interval``: memory-mapped when mirrored at that interval,
-        otherwise resampled from the coarsest finer mirrored interval that divides it.
+        """Read-only array of a series at ``interval``: memory-mapped when mirrored at that interval,
+        otherwise resampled from the coarsest finer mirrored interval that divides it; a pair's
+        funding rates (``interval`` ``funding``) only as mirrored.
 
         :class:`DataError` if there is none (naming the store file when it is there but cannot
         be read) or the mirror file does not match its sidecar (its identity, size and shape)."""
+        if interval == FUNDING:
+            key = CandleKey(connector, pair, FUNDING)
+            if key not in self.mirrored_keys():
+                raise DataError(f"no funding rates mirrored for {connector} {pair}; import or fetch them "
+                                "('hbopt data import --funding'), then 'hbopt mirror refresh'")
+            return self._mapped(key)
         source = source_interval_for(self.intervals(connector, pair), interval)
         if source is None:
             raise self._why_unmirrored(connector, pair, interval)
-        key = CandleKey(connector, pair, source)
+        arr = self._mapped(CandleKey(connector, pair, source))
+        return arr if source == interval else resample_array(np.asarray(arr), source, interval)
+
+    def _mapped(self, key: CandleKey) -> np.ndarray:
+        """The mirrored array of ``key``, memory-mapped read-only; :class:`DataError` if it is
+        missing or does not match its sidecar."""
         path = self._array_path(key)
         with self._lock(shared=True):
             try:
@@ -248,9 +263,9 @@ class Mirror:
                 reason = str(exc) if isinstance(exc, _Damaged) else "it is missing"
                 raise DataError(f"mirror file {path} is damaged ({reason}); run 'hbopt mirror refresh'") from None
         with fh:
-            arr = (np.memmap(fh, dtype=np.float64, mode="r", shape=(side["rows"], len(COLUMNS)), offset=offset)
-                   if side["rows"] else np.empty((0, len(COLUMNS))))
-        return arr if source == interval else resample_array(np.asarray(arr), source, interval)
+            width = len(key.columns)
+            return (np.memmap(fh, dtype=np.float64, mode="r", shape=(side["rows"], width), offset=offset)
+                    if side["rows"] else np.empty((0, width)))
 
     def _why_unmirrored(self, connector: str, pair: str, interval: str) -> DataError:
         """The error for a series the mirror cannot serve: the store file it would come from

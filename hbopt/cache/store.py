@@ -1,4 +1,5 @@
-"""The candle store: one parquet file per (connector, trading pair, interval).
+"""The candle store: one parquet file per (connector, trading pair, interval), and per perpetual
+pair one of its funding rates (the interval ``funding``, :mod:`hbopt.cache.funding`).
 
 Files are named ``{connector}|{pair}|{interval}.parquet`` (the quants-lab cache name) and carry a
 small JSON metadata record (source, synthetic flag, ...) in the parquet schema metadata.
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hbopt import settings
+from hbopt.cache import funding
 from hbopt.cache.candles import COLUMNS, INTERVAL_SECONDS, check_frame, interval_seconds, merge
 from hbopt.files import atomic_path, file_lock, home_folder
 from hbopt.errors import ConfigError, DataError
@@ -32,20 +34,38 @@ _META_KEY = b"hbopt"
 
 @dataclass(frozen=True, order=True)
 class CandleKey:
-    """Identifies one candle series: Hummingbot connector name, trading pair and interval."""
+    """Identifies one stored series: Hummingbot connector name, trading pair and interval (of
+    candles, or ``funding`` for the pair's funding rates)."""
 
     connector: str
     pair: str
     interval: str
 
     def __post_init__(self):
-        interval_seconds(self.interval)
+        if not self.is_funding:
+            interval_seconds(self.interval)
         for name in ("connector", "pair"):
             value = getattr(self, name)
             if not value or "|" in value or "/" in value:
                 raise ConfigError(f"invalid {name} {value!r}")
         if "-" not in self.pair:
             raise ConfigError(f"invalid trading pair {self.pair!r}; Hummingbot writes pairs as BASE-QUOTE, e.g. BTC-USDT")
+
+    @property
+    def is_funding(self) -> bool:
+        return self.interval == funding.FUNDING
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The series' columns: the ten candle columns, or a funding series' two."""
+        return funding.COLUMNS if self.is_funding else COLUMNS
+
+    def check(self, df: pd.DataFrame) -> None:
+        """A :class:`DataError` naming the first row of ``df`` this series would refuse to store."""
+        if self.is_funding:
+            funding.check_frame(df, str(self))
+        else:
+            check_frame(df, self.interval, str(self))
 
     @property
     def stem(self) -> str:
@@ -55,7 +75,7 @@ class CandleKey:
     def from_stem(cls, stem: str) -> CandleKey | None:
         """The key a file stem names, or ``None`` if it names none."""
         parts = stem.split("|")
-        if len(parts) != 3 or parts[2] not in INTERVAL_SECONDS:
+        if len(parts) != 3 or parts[2] not in (*INTERVAL_SECONDS, funding.FUNDING):
             return None
         try:
             return cls(*parts)
@@ -134,7 +154,7 @@ class CandleStore:
 
     def read(self, key: CandleKey) -> pd.DataFrame:
         """The stored frame; :class:`DataError` if there is none or it is unreadable."""
-        return self._parsed(key, lambda fh: pd.read_parquet(fh, columns=list(COLUMNS)))
+        return self._parsed(key, lambda fh: pd.read_parquet(fh, columns=list(key.columns)))
 
     def snapshot(self, key: CandleKey) -> tuple[pd.DataFrame, dict]:
         """The stored frame and the file it was read from: :func:`file_identity` plus its
@@ -142,7 +162,7 @@ class CandleStore:
         def parse(fh):
             identity = {**file_identity(os.fstat(fh.fileno())), "sha256": _checksum(fh)}
             fh.seek(0)
-            return pd.read_parquet(fh, columns=list(COLUMNS)), identity
+            return pd.read_parquet(fh, columns=list(key.columns)), identity
         return self._parsed(key, parse)
 
     def identity(self, key: CandleKey) -> dict | None:
@@ -171,8 +191,8 @@ class CandleStore:
     def _write(self, key: CandleKey, df: pd.DataFrame, metadata: dict) -> Path:
         """Replace the stored file atomically with ``df`` and ``metadata`` (the caller holds its
         lock); a :class:`DataError` naming the first invalid candle, writing nothing, if there is one."""
-        check_frame(df, key.interval, str(key))
-        table = pa.Table.from_pandas(df[list(COLUMNS)].astype("float64"), preserve_index=False)
+        key.check(df)
+        table = pa.Table.from_pandas(df[list(key.columns)].astype("float64"), preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(schema_meta)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from hbopt.cache.candles import resample_array, to_frame
+from hbopt.cache.funding import FUNDING
+from hbopt.errors import DataError
 
 #: ``(connector, pair, interval) -> candle array`` (rows x the ten candle columns), e.g. ``Mirror.load``.
 CandleSource = Callable[[str, str, str], np.ndarray]
@@ -62,9 +64,14 @@ class CandleWindows:
         return whole.iloc[first:last + 1].reset_index(drop=True)
 
 
-def resampling_source(minutes: np.ndarray) -> CandleSource:
-    """A source serving one in-memory series of 1m candles at any interval it divides
-    (for benchmarks and tests; the pair and connector asked for are ignored)."""
+def resampling_source(minutes: np.ndarray, funding: np.ndarray | None = None) -> CandleSource:
+    """A source serving one in-memory series of 1m candles at any interval it divides, and
+    ``funding`` as every pair's funding rates (for benchmarks and tests; the pair and connector
+    asked for are ignored)."""
     def candles(connector: str, pair: str, interval: str) -> np.ndarray:
+        if interval == FUNDING:
+            if funding is None:
+                raise DataError(f"no funding rates for {connector} {pair}")
+            return funding
         return minutes if interval == "1m" else resample_array(minutes, "1m", interval)
     return candles

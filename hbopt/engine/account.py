@@ -8,6 +8,10 @@ cumulative PnL). This module books the run's fills instead, one by one:
   and pays its fee, on the tick it filled;
 - equity at a tick is the starting capital (``total_amount_quote``) plus the cash so far plus the
   inventory at that tick's close (open positions and holds marked to market);
+- on a perpetual connector, at each funding time every executor's inventory held going into that
+  tick pays its notional at the tick's close times the rate (longs pay positive rates, shorts
+  receive them), as a ``funding`` row of that executor: no amount, the payment in ``fee_quote``
+  (negative when received);
 - the inventory still open at the end is closed by a ``mark`` fill at the last close, paying the
   fee to close it, so the final equity is cash only;
 - an account whose equity reaches zero at a close is ruined: a ``mark`` fill closes its inventory
@@ -56,7 +60,8 @@ def pnl_period(seconds: float) -> int:
 class Fill:
     """One trade of the account: ``amount`` of base bought (``side`` +1) or sold (-1) at
     ``price`` on tick ``tick``; ``order_price`` is the limit price of a resting order (None for a
-    market order); ``kind`` says which part of which executor it is."""
+    market order); ``kind`` says which part of which executor it is. A ``funding`` row has no
+    amount: its payment is its ``fee_quote``, and ``side`` is the inventory's that paid it."""
 
     tick: int
     executor: str
@@ -66,7 +71,7 @@ class Fill:
     order_price: float | None
     amount: float
     fee_quote: float
-    liquidity: str
+    liquidity: str | None
 
     @property
     def cash(self) -> float:
@@ -199,13 +204,17 @@ def _dca_fills(info, ticks: Ticks, trade_cost: float) -> list[Fill]:
 
 # ------------------------------------------------------------------------------ the account
 class Account:
-    """The equity of ``capital`` trading ``fills`` over ``ticks``, marked at each close; the fee
-    of the final (or the ruin's) ``mark`` fill is ``mark_fee`` of its notional."""
+    """The equity of ``capital`` trading ``fills`` over ``ticks``, marked at each close, paying
+    ``funding`` (rows of funding time and rate; None off perpetual connectors); the fee of the
+    final (or the ruin's) ``mark`` fill is ``mark_fee`` of its notional."""
 
-    def __init__(self, fills: list[Fill], ticks: Ticks, capital: float, mark_fee: float):
+    def __init__(self, fills: list[Fill], ticks: Ticks, capital: float, mark_fee: float,
+                 funding: np.ndarray | None = None):
         self.ticks, self.capital = ticks, float(capital)
         n = len(ticks.ts)
         fills = sorted(fills, key=lambda f: f.tick)  # stable: an executor's legs stay in order
+        if funding is not None:  # a tick's funding is paid on what was held going into it, before its fills
+            fills = sorted(self._funding(fills, funding) + fills, key=lambda f: f.tick)
         cash, inventory = self._running(fills, n)
         equity = self.capital + cash + inventory * ticks.close
         broke = np.flatnonzero(equity <= 0)
@@ -221,6 +230,25 @@ class Account:
         equity[last:] = self.capital + cash[last]  # all cash from the mark on
         self.equity = equity
         self.pnl_quote = float(cash[last])
+
+    def _funding(self, fills: list[Fill], funding: np.ndarray) -> list[Fill]:
+        """The ``funding`` rows of each executor's inventory (a position, a hold, a grid's levels)
+        open at each funding time inside the run: charged on the first tick at or after it, on
+        what the executor held going into that tick, at the tick's close."""
+        ts, close = self.ticks.ts, self.ticks.close
+        inside = (funding[:, 0] >= ts[0]) & (funding[:, 0] <= ts[-1])
+        ticks, rates = np.searchsorted(ts, funding[inside, 0]), funding[inside, 1]
+        legs: dict[str, list[Fill]] = {}
+        for fill in fills:
+            legs.setdefault(fill.executor, []).append(fill)
+        rows = []
+        for executor, own in legs.items():
+            filled_at = np.fromiter((f.tick for f in own), dtype=np.int64, count=len(own))
+            held = np.concatenate([[0.0], np.cumsum([f.side * f.amount for f in own])])[np.searchsorted(filled_at, ticks)]
+            rows += [Fill(int(k), executor, "funding", 1 if h > 0 else -1, float(close[k]), None, 0.0,
+                          float(h * close[k] * rate), None)
+                     for k, h, rate in zip(ticks, held, rates) if abs(h) * close[k] > DUST_QUOTE]
+        return rows
 
     @staticmethod
     def _running(fills: list[Fill], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +285,8 @@ class Account:
         volume = math.fsum(f.price * f.amount for f in self.fills)
         return {
             "capital_quote": self.capital, "pnl_quote": self.pnl_quote, "return_pct": self.pnl_quote / self.capital,
-            "fees_quote": math.fsum(f.fee_quote for f in self.fills), "funding_quote": 0.0, "volume_quote": volume,
+            "fees_quote": math.fsum(f.fee_quote for f in self.fills if f.kind != "funding"),
+            "funding_quote": math.fsum(f.fee_quote for f in self.fills if f.kind == "funding"), "volume_quote": volume,
             "fills": sum(f.amount > 0 for f in self.fills), "max_drawdown_pct": self.max_drawdown(),
             "sharpe": annual_sharpe_of_equity(series["values"], self.capital, series["period"]),
             "ruined_at": self.ruined_at,
@@ -328,14 +357,15 @@ def annual_sharpe_of_equity(changes: list[float], capital: float, period: float)
 
 
 def account_of(executors: list, ticks: Ticks, capital: float, trade_cost: float,
-               costs: ConnectorCosts | None = None) -> Account:
+               costs: ConnectorCosts | None = None, funding: np.ndarray | None = None) -> Account:
     """The account of a run's executors (Hummingbot ``ExecutorInfo``, in the engine's order):
-    under Hummingbot's cost model (``trade_cost``), or with ``costs``, the exchange model's."""
+    under Hummingbot's cost model (``trade_cost``), or with ``costs``, the exchange model's,
+    paying ``funding`` (see :class:`Account`)."""
     if costs is None:
         fills = [fill for info in executors for fill in executor_fills(info, ticks, trade_cost)]
         return Account(fills, ticks, capital, trade_cost)
     fills = [fill for info in executors for fill in exchange_fills(info, ticks, costs)]
-    return Account(fills, ticks, capital, costs.taker)
+    return Account(fills, ticks, capital, costs.taker, funding)
 
 
 # ------------------------------------------------------------------------ the exchange model

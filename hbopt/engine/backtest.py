@@ -16,7 +16,8 @@ from hbopt.engine.account import Ticks, account_of
 from hbopt.engine.exchange.costs import Costs, connector_costs
 from hbopt.engine.diagnostics import account_warnings, config_warnings, feature_timing_warning, outcome_warnings
 from hbopt.engine.failures import blame
-from hbopt.engine.market_data import check_coverage, fill_provider, required_feeds, utc, window_for_days
+from hbopt.engine.market_data import (check_coverage, fill_provider, funding_rates, required_feeds, utc,
+                                      window_for_days)
 from hbopt.engine.offline import offline
 from hbopt.engine.results import json_safe, ledger_row
 from hbopt.errors import ConfigError, ControllerError, DataError, HboptError
@@ -129,7 +130,11 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
     features_interval, output, start, end, warnings, run_s = outcome
     features = output["processed_data"]["features"]
     ticks = Ticks(features.index.to_numpy(dtype="float64"), features["close"].to_numpy(dtype="float64"))
-    account = account_of(output["executors"], ticks, float(controller_config.total_amount_quote), trade_cost, charged)
+    funding, funding_warnings = (
+        funding_rates(candles, controller_config.connector_name, controller_config.trading_pair, start, end)
+        if charged and charged.perpetual else (None, []))
+    account = account_of(output["executors"], ticks, float(controller_config.total_amount_quote), trade_cost, charged,
+                         funding)
     series = account.series(int(start), int(end))
     figures = account.figures(series)
     result = json_safe(output["results"])
@@ -143,7 +148,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         "start": int(start), "end": int(end), "resolution": resolution, "trade_cost": trade_cost,
         "costs": {**costs.as_dict(), **({"charged": charged.as_dict()} if charged else {})},
         "timings": {"run_s": round(run_s, 4), "total_s": round(time.perf_counter() - began, 4), "ticks": len(ticks.ts)},
-        "warnings": warnings + feature_timing_warning(features_interval, resolution, feature_timing)
+        "warnings": warnings + funding_warnings + feature_timing_warning(features_interval, resolution, feature_timing)
         + config_warnings(controller_config, resolution) + outcome_warnings(output["executors"], trade_cost)
         + account_warnings(figures, result["net_pnl_quote"], sum(f.kind == "liquidation" for f in account.fills)),
         "versions": {"hbopt": __version__, "hummingbot": version("hummingbot")},

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hbopt.cache.candles import find_gaps, interval_seconds
+from hbopt.cache.funding import FUNDING, interval_hours
 from hbopt.cache.windows import CandleWindows
 from hbopt.engine.trading_rules import trading_rule
 from hbopt.errors import ConfigError, DataError
@@ -124,3 +125,24 @@ def fill_provider(provider, controller_config, feeds: list[Feed], candles: Candl
     connector, pair = controller_config.connector_name, controller_config.trading_pair
     provider.trading_rules.setdefault(connector, {})[pair] = trading_rule(connector, pair)
     return warnings
+
+
+def funding_rates(candles: CandleWindows, connector: str, pair: str, start: int, end: int) -> tuple[np.ndarray, list[str]]:
+    """The funding rates of a perpetual pair over ``[start, end]`` (rows of funding time and
+    rate), with a warning when the window holds none (none are charged) or the rates stop short
+    of either end of it by more than their interval (an hour at least)."""
+    what = f"{connector} {pair}"
+    try:
+        rates = np.asarray(candles.array(connector, pair, FUNDING))
+    except DataError:
+        rates = np.empty((0, 2))
+    inside = rates[(rates[:, 0] >= start) & (rates[:, 0] <= end)]
+    if not len(inside):
+        return inside, [f"no funding rates for {what} in the window: none charged; import or fetch them "
+                        "('hbopt data import --funding', 'hbopt data fetch --funding')"]
+    every = 3600 * max(1.0, interval_hours(rates[:, 0]) or 8)  # no exchange funds more often than hourly
+    first, last = inside[0, 0], inside[-1, 0]
+    if first - start > every or end - last > every:
+        return inside, [f"funding rates for {what} cover only {utc(first)} -> {utc(last)} of the window "
+                        f"{utc(start)} -> {utc(end)}: none charged outside it"]
+    return inside, []

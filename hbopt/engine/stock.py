@@ -22,6 +22,7 @@ from hummingbot.strategy_v2.backtesting.backtesting_engine_base import Backtesti
 from hbopt.cache.candles import interval_seconds
 from hbopt.engine.exchange import simulators
 from hbopt.engine.exchange.costs import ConnectorCosts, Costs, connector_costs
+from hbopt.engine.trading_rules import load_rules_file, price_increment
 from hbopt.errors import ControllerError, DataError
 
 # Columns prepare_market_data overwrites with the ticks' own candle after the merge.
@@ -46,6 +47,7 @@ class StockBacktestingEngine(BacktestingEngineBase):
         self.feature_timing, self.costs = feature_timing, costs
         self.features_interval: str | None = None
         self._connector_costs: dict[str, ConnectorCosts] = {}
+        self._rules: dict | None = None
         if costs.exchange:
             self.position_executor_simulator = self.order_executor_simulator = self.grid_executor_simulator = \
                 self.dca_executor_simulator = simulators.ExchangeSimulator(self)
@@ -63,11 +65,12 @@ class StockBacktestingEngine(BacktestingEngineBase):
         except (KeyError, AttributeError):
             return None
 
-    def price_increment(self, config) -> float:
-        """The pair's price increment (its trading rule), by which the market must trade through a
-        resting order to fill it."""
-        rule = self.trading_rules(config)
-        return float(rule.min_price_increment) if rule is not None else 0.0
+    def price_increment(self, config, price: float) -> float:
+        """The price increment by which the market must trade through a resting order of an
+        executor created at ``price`` to fill it (:func:`hbopt.engine.trading_rules.price_increment`)."""
+        if self._rules is None:
+            self._rules = load_rules_file()
+        return price_increment(config.connector_name, config.trading_pair, price, self._rules)
 
     def simulate_executor(self, config, df, trade_cost):
         """Hummingbot's, except that an order the exchange rejects is booked (terminated where it

@@ -6,11 +6,14 @@ Read from ``$HBOPT_HOME/trading_rules.json`` when present::
                                         "min_base_amount_increment": "0.001", "min_notional_size": "5"}}}
 
 Pairs not listed get permissive defaults (tiny increments, no minimum notional) so that rules
-never silently drop orders the strategy meant to place.
+never silently drop orders the strategy meant to place; the exchange model's fills, which need
+the market to trade through a resting order by one price increment, use a realistic tick instead
+(:func:`price_increment`).
 """
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,3 +62,14 @@ def trading_rule(connector: str, pair: str, rules: dict | None = None) -> Tradin
     """The TradingRule for a pair: the file's values over the defaults."""
     fields = {**DEFAULT_RULE, **(rules if rules is not None else load_rules_file()).get(connector, {}).get(pair, {})}
     return TradingRule(pair, **{k: Decimal(str(v)) for k, v in fields.items()})
+
+
+def price_increment(connector: str, pair: str, price: float, rules: dict) -> float:
+    """The price increment of a pair trading at ``price``: its ``min_price_increment`` in
+    ``rules`` (:func:`load_rules_file`), or else a tick of six significant digits of the price
+    (0.1 at 27,000, 0.01 at 1,800: Binance's BTC-USDT and ETH-USDT perpetual ticks; most smaller
+    coins' ticks are coarser)."""
+    listed = rules.get(connector, {}).get(pair, {}).get("min_price_increment")
+    if listed is not None:
+        return float(Decimal(str(listed)))
+    return 10.0 ** (math.floor(math.log10(price)) - 5)

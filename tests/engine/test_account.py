@@ -52,12 +52,15 @@ def grid(minute, keep_position, start, limit, time_limit):
                                          "barriers": {"take_profit": 0.01, "time_limit": time_limit}}}
 
 
-def run(script, capital=1000, candles=CANDLES, costs=Costs("hummingbot")):
+def run(script, capital=1000, candles=CANDLES, costs=Costs("hummingbot"), funding=None):
     """The result of both engines (asserted identical, turbo having run) over ``candles`` (one a
-    minute, the last one's close ends the run), with its ledger."""
+    minute, the last one's close ends the run), with its ledger; ``funding`` is the pair's funding
+    rates, as ``(timestamp, rate)`` rows."""
     minutes = np.array([[at(i), o, h, lo, c, 1.0, c, 1, 0.5, 0.5 * c] for i, (o, h, lo, c) in enumerate(candles)])
+    rates = None if funding is None else np.array(funding, dtype=float).reshape(-1, 2)
     config = {"controller_name": "scripted", "script": json.dumps(script), "total_amount_quote": capital}
-    stock, turbo = (backtest(config, at(0), at(len(candles) - 1), candles=CandleWindows(resampling_source(minutes)),
+    source = CandleWindows(resampling_source(minutes, rates))
+    stock, turbo = (backtest(config, at(0), at(len(candles) - 1), candles=source,
                              engine=engine, user_module=test_controllers(), ledger=True, trade_cost=COST, costs=costs)
                     for engine in ("stock", "turbo"))
     assert turbo["engine"] == "turbo" and differences(stock, turbo) == []

@@ -1,8 +1,8 @@
 """The exchange cost model, rule by rule: each case a few hand-made candles and a scripted
 controller, run in both engines (``run`` asserts them identical), its fills worked out by hand.
 Costs: maker 0.02%, taker 0.05%, slippage 2 bps, on binance_perpetual (maintenance margin 0.4%,
-liquidation fee 1.25%); prices need to trade through by one increment (1e-8 without trading
-rules)."""
+liquidation fee 1.25%); prices need to trade through by one increment (0.001 at 100 without
+trading rules: six significant digits)."""
 import pytest
 
 from hbopt.engine.exchange.costs import Costs
@@ -92,6 +92,44 @@ def test_a_leveraged_position_is_liquidated_where_its_loss_reaches_its_margin():
     assert result["account"]["pnl_quote"] == pytest.approx(95.41908 - 100.02 - 0.05001 - 0.0125 * 95.41908)
     assert replayed(result) == pytest.approx(result["account"]["pnl_quote"])
     assert any(w.startswith("1 position was liquidated") for w in result["warnings"])
+
+
+def test_at_a_funding_time_a_long_pays_and_a_short_receives_on_its_notional_at_the_close():
+    """A long of 2 and a short of 1, both opened on minute 1 and closed by their time limit on
+    minute 6. Funding of +0.01% at minute 3: the long pays 2 x 100.8 (minute 3's close) x 0.0001,
+    the short receives 1 x 100.8 x 0.0001. A rate of -0.02% between minutes 4 and 5 is charged on
+    minute 5, at its close of 100.2: the long receives, the short pays. One at minute 7, when
+    nothing is open, charges nothing. Each is a ``funding`` row of its executor, the ledger
+    still adding up to the account."""
+    candles = CALM + [(100, 101, 99.5, 100.5), (100.5, 101, 100, 100.8), (100.8, 101, 100.2, 100.4),
+                      (100.4, 100.6, 100, 100.2), (100.2, 100.4, 99.8, 100), (100, 100.2, 99.9, 100.1)]
+    script = [position("BUY", {"time_limit": 300}, amount=2, level_id="long"),
+              position("SELL", {"time_limit": 300}, level_id="short")]
+    result = run(script, candles=candles, costs=COSTS, funding=[(at(3), 0.0001), (at(4) + 30, -0.0002),
+                                                                  (at(7), 0.0001)])
+    rows = [(m, f["executor"] == result["ledger"]["executors"][0]["id"], f["side"], f["price"], f["amount"],
+             f["fee_quote"]) for m, f in zip((r[0] for r in fills(result)), result["ledger"]["fills"])
+            if f["kind"] == "funding"]
+    assert rows == [(3, True, "BUY", 100.8, 0, pytest.approx(2 * 100.8 * 0.0001)),
+                    (3, False, "SELL", 100.8, 0, pytest.approx(-100.8 * 0.0001)),
+                    (5, True, "BUY", 100.2, 0, pytest.approx(-2 * 100.2 * 0.0002)),
+                    (5, False, "SELL", 100.2, 0, pytest.approx(100.2 * 0.0002))]
+    account = result["account"]
+    assert account["funding_quote"] == pytest.approx(100.8 * 0.0001 - 100.2 * 0.0002)
+    assert account["fees_quote"] == pytest.approx(sum(f[5] for f in fills(result) if f[1] != "funding"))
+    assert account["fills"] == 4 and replayed(result) == pytest.approx(account["pnl_quote"])
+    assert not any("funding" in w for w in result["warnings"])
+    hummingbots = run(script, candles=candles, funding=[(at(3), 0.0001)])
+    assert hummingbots["account"]["funding_quote"] == 0 and "funding" not in {f[1] for f in fills(hummingbots)}
+
+
+def test_a_perpetual_window_without_funding_rates_warns_naming_the_pair_and_charges_none():
+    result = run([position("BUY", {"time_limit": 300})], costs=COSTS)
+    assert result["account"]["funding_quote"] == 0
+    assert any(w.startswith("no funding rates for binance_perpetual BTC-USDT in the window: none charged")
+               for w in result["warnings"])
+    partial = run([position("BUY", {"time_limit": 300})], candles=CANDLES * 60, costs=COSTS, funding=[(at(1), 0.0001)])
+    assert any(w.startswith("funding rates for binance_perpetual BTC-USDT cover only") for w in partial["warnings"])
 
 
 def test_executors_without_an_exchange_model_are_refused_not_simulated_as_hummingbot_does():

@@ -40,7 +40,7 @@ def life_of(config, candles, start: int, end: int, engine):
     """The life of an executor ``engine`` (hbopt's stock engine or turbo) creates on tick ``start``
     of ``candles``, living at most to ``end``, under the exchange model; None for a type neither
     engine simulates (Hummingbot drops those)."""
-    costs, increment = engine.connector_costs(config), engine.price_increment(config)
+    costs, increment = engine.connector_costs(config), engine.price_increment(config, float(candles.close[start]))
     if isinstance(config, PositionExecutorConfig):
         return PositionLife(config, candles, start, end, costs, increment)
     if isinstance(config, OrderExecutorConfig):
