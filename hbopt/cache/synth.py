@@ -16,8 +16,10 @@ Deterministic for a seed. Log returns are ``drift + sigma_t * z_t + jumps``:
   plus a mean-reverting (Ornstein-Uhlenbeck) component in log price, half-life 30 minutes and
   stdev 0.35%, which takes most of the 1m variance: an edge for Bollinger-style mean reversion.
 
-Candles are consistent (low <= open, close <= high) and volume grows with volatility and the
-size of the move. :func:`statistics` measures what a series really looks like.
+Candles are consistent (low <= open, close <= high), their wicks reach as far beyond the body as
+a random path's do on average (0.4 sigma each side: longer wicks would hand a market maker filled
+on them an edge the martingale does not have), and volume grows with volatility and the size of
+the move. :func:`statistics` measures what a series really looks like.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ _T_DOF = 5.0                           # fat tails
 _JUMPS_PER_DAY, _JUMP_SIZE = 0.3, 0.008
 _REVERT_FACTOR = (1800, 0.0035)        # revert: OU in log price (half-life s, stdev at the default vol)
 _GAP_MEAN_CANDLES = 30
+_WICK = 0.5
 _QUOTE_VOLUME_PER_MINUTE = 2e6          # typical traded value of a 1m candle, in quote
 
 
@@ -126,7 +129,7 @@ def generate(days: float, interval: str = "1m", seed: int = 0, start_price: floa
 
     close = start_price * np.exp(np.cumsum(returns))
     open_ = np.r_[start_price, close[:-1]]
-    wick = sigmas * 0.6
+    wick = sigmas * _WICK  # E|N| * 0.5 = 0.4: a Brownian path's mean excursion beyond its body, in sigmas
     high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 1, n)) * wick)
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 1, n)) * wick)
 

@@ -5,8 +5,12 @@ liquidation fee 1.25%); prices need to trade through by one increment (0.001 at 
 trading rules: six significant digits)."""
 import pytest
 
+from hbopt.cache import synth
+from hbopt.cache.mirror import Mirror
+from hbopt.engine import backtest
 from hbopt.engine.exchange.costs import Costs
 from hbopt.errors import ConfigError
+from tests.conftest import CONNECTOR, KEY_1M, PAIR
 from tests.engine.test_account import CANDLES, at, fills, grid, order, replayed, run
 
 COSTS = Costs("exchange", maker_fee=0.0002, taker_fee=0.0005, slippage_bps=2)
@@ -163,3 +167,17 @@ def test_grid_levels_rest_from_the_tick_after_they_are_placed_and_fill_at_their_
     round_trips = 50 * (1.01 * (98 + 1 / 3) / (98 + 1 / 3) - 1) + 50 * 0.01 + 50 * (101 * 1.01 / 99.99 - 1)
     assert result["account"]["pnl_quote"] == pytest.approx(round_trips - 0.0002 * result["account"]["volume_quote"])
     assert fills(run([grid(1, False, 97, 0, 360)]))[0][0] == 1
+
+
+def test_on_a_random_walk_a_market_maker_filled_at_its_own_prices_has_no_edge(store):
+    """The fill model and the market must not make money where none can be made: a market maker
+    quoting 0.1% and 0.2% from the close on a martingale for 14 days, filled only where the market
+    traded through its quotes, loses (its trading makes less than its fees), where Hummingbot's
+    summary of the same run shows a profit. (With candle wicks a fifth longer than a random
+    path's, as the synthetic market once drew them, this account made +60.)"""
+    store.add(KEY_1M, synth.generate(15, "1m", seed=4, regime="walk"), {"source": "synth", "synthetic": True})
+    Mirror.default().refresh()
+    config = {"controller_name": "market_maker", "connector_name": CONNECTOR, "trading_pair": PAIR,
+              "buy_spreads": "0.001,0.002", "sell_spreads": "0.001,0.002"}
+    result = backtest(config, days=14, engine="turbo", costs=Costs("exchange"))
+    assert result["account"]["fills"] > 5000 and result["account"]["pnl_quote"] < 0 < result["net_pnl_quote"]
