@@ -1,5 +1,5 @@
 """``hbopt bench``: the stock and turbo engines side by side on the same configs and data, under
-Hummingbot's cost model, and turbo under the exchange's beside it."""
+one cost model, and turbo under the other model beside them."""
 from __future__ import annotations
 
 import functools
@@ -13,7 +13,7 @@ import psutil
 from hbopt.cache import synth
 from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine.backtest import backtest
-from hbopt.engine.exchange.costs import Costs
+from hbopt.engine.exchange.costs import DEFAULT_MODEL, MODELS, Costs
 from hbopt.engine.parity import differences
 
 _PAIR = {"connector_name": "binance_perpetual", "trading_pair": "BTC-USDT", "total_amount_quote": 1000}
@@ -84,13 +84,14 @@ def _measure(warm_up: Callable[[], dict], run: Callable[[], dict]) -> tuple[dict
     return outcome
 
 
-def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int = 7,
+def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int = 7, model: str = DEFAULT_MODEL,
               progress: Callable[[str], None] = lambda message: None) -> list[dict]:
-    """Backtest each built-in's bench config with both engines on one synthetic market, each
-    backtest in a fork of this warmed-up process after a short warm-up run of the same engine.
-    Returns one row per controller: ms per backtest, speedup, peak RSS rise and the parity verdict
-    under Hummingbot's costs, and turbo's ms under the exchange's with its ratio to them."""
-    costs = {"hummingbot": Costs("hummingbot"), "exchange": Costs("exchange")}
+    """Backtest each built-in's bench config with both engines under the ``model`` costs, and with
+    turbo under the other model, on one synthetic market, each backtest in a fork of this
+    warmed-up process after a short warm-up run of the same engine. Returns one row per
+    controller: ms per backtest, speedup, peak RSS rise and the parity verdict under ``model``,
+    and turbo's ms under each model with the ratio of the exchange's to Hummingbot's."""
+    other = next(m for m in MODELS if m != model)
     minutes = synth.generate(days + _WARMUP_DAYS, "1m", seed=seed).to_numpy()
     candles = CandleWindows(resampling_source(minutes), max_bytes=1 << 30)
 
@@ -98,26 +99,28 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
     for name in controllers or list(CONFIGS):
         config = CONFIGS[name]
         progress(f"{name}: warming up")
-        runs = {"turbo": ("turbo", "hummingbot"), "stock": ("stock", "hummingbot"), "exchange": ("turbo", "exchange")}
+        runs = {"turbo": ("turbo", model), "stock": ("stock", model), "other": ("turbo", other)}
         warm = {run: functools.partial(backtest, config, days=min(days, 4), engine=engine, candles=candles,
-                                       costs=costs[model]) for run, (engine, model) in runs.items()}
-        warm["turbo"](), warm["exchange"]()  # imports and JIT compilation, inherited by the forks
+                                       costs=Costs(cost_model)) for run, (engine, cost_model) in runs.items()}
+        warm["turbo"](), warm["other"]()  # imports and JIT compilation, inherited by the forks
         measured = {}
-        for run, (engine, model) in runs.items():
-            progress(f"{name}: {engine} ({model} costs), {days:g} days")
+        for run, (engine, cost_model) in runs.items():
+            progress(f"{name}: {engine} ({cost_model} costs), {days:g} days")
             measured[run] = _measure(warm[run], functools.partial(backtest, config, days=days, engine=engine,
-                                                                  candles=candles, ledger=True, costs=costs[model]))
+                                                                  candles=candles, ledger=True,
+                                                                  costs=Costs(cost_model)))
         (turbo, turbo_ms, turbo_mb), (stock, stock_ms, stock_mb) = measured["turbo"], measured["stock"]
-        exchange, exchange_ms, _ = measured["exchange"]
+        turbo_of = {model: (turbo, round(turbo_ms, 1)), other: (measured["other"][0], round(measured["other"][1], 1))}
         diffs = differences(stock, turbo)
         rows.append({
-            "controller": name, "days": days, "ticks": stock["timings"]["ticks"],
+            "controller": name, "days": days, "costs": model, "ticks": stock["timings"]["ticks"],
             "executors": stock["total_executors"], "stock_ms": round(stock_ms, 1), "turbo_ms": round(turbo_ms, 1),
             "speedup": round(stock_ms / turbo_ms, 1), "stock_peak_mb": round(stock_mb, 1),
             "turbo_peak_mb": round(turbo_mb, 1), "parity": not diffs, "differences": diffs,
-            "turbo_fallback": turbo["turbo_fallback"], "turbo_exchange_ms": round(exchange_ms, 1),
+            "turbo_fallback": turbo["turbo_fallback"],
+            **{f"turbo_{m}_ms": ms for m, (_, ms) in turbo_of.items()},
             # of the figures as shown, so that a reader's division gives it
-            "exchange_ratio": round(round(exchange_ms, 1) / round(turbo_ms, 1), 2),
-            "exchange_fallback": exchange["turbo_fallback"],
+            "exchange_ratio": round(turbo_of["exchange"][1] / turbo_of["hummingbot"][1], 2),
+            "fallbacks": {m: result["turbo_fallback"] for m, (result, _) in turbo_of.items()},
         })
     return rows

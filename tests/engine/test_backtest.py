@@ -65,7 +65,8 @@ def test_results_equal_hummingbots_engine_driven_directly(controller, timing, ma
     offline.install()  # no network for the whole command
     try:
         run = hbopt("backtest", "--controller", controller, "--connector", CONNECTOR, "--pair", PAIR, *args,
-                    "--days", days, "--trade-cost", "0.0005", "--feature-timing", timing, "--json", "--ledger", ledger)
+                    "--days", days, "--costs", "hummingbot", "--trade-cost", "0.0005", "--feature-timing", timing, "--json",
+                    "--ledger", ledger)
     finally:
         offline.uninstall()
     assert run.code == 0, run.err

@@ -11,5 +11,6 @@ def test_each_row_times_both_engines_and_reports_their_parity(hbopt):
         assert row["parity"] and row["differences"] == [] and row["turbo_fallback"] is None
         assert row["executors"] > 0 and row["stock_ms"] > 0 and row["turbo_ms"] > 0
         assert row["speedup"] > 0
-        assert row["turbo_exchange_ms"] > 0 and row["exchange_fallback"] is None
-        assert row["exchange_ratio"] == round(row["turbo_exchange_ms"] / row["turbo_ms"], 2)
+        assert row["costs"] == "exchange" and row["turbo_exchange_ms"] == row["turbo_ms"]
+        assert row["turbo_hummingbot_ms"] > 0 and row["fallbacks"] == {"exchange": None, "hummingbot": None}
+        assert row["exchange_ratio"] == round(row["turbo_exchange_ms"] / row["turbo_hummingbot_ms"], 2)

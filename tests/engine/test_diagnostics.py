@@ -8,9 +8,11 @@ from tests.conftest import CONNECTOR, PAIR
 
 
 def test_a_time_limit_shorter_than_the_resolution_closes_every_position_at_its_entry_price(market, hbopt):
-    """Bollinger's default time_limit (2700 s) at 1h: every position lives one tick, PnL = -fees."""
+    """Bollinger's default time_limit (2700 s) at 1h: every position lives one tick, PnL = -fees
+    (under Hummingbot's costs: the exchange's add the slippage of both legs)."""
     run = hbopt("backtest", "--controller", "bollinger", "--connector", CONNECTOR, "--pair", PAIR, "--resolution", "1h",
-                "--set", "interval=1h", "--set", "bb_length=20", "--set", "bb_std=1.0", "--days", "10", "--json")
+                "--set", "interval=1h", "--set", "bb_length=20", "--set", "bb_std=1.0", "--days", "10", "--json",
+                "--costs", "hummingbot")
     assert run.code == 0, run.err
     result = json.loads(run.out)
     positions = result["total_positions"]

@@ -145,7 +145,7 @@ def test_hummingbot_refusing_a_value_is_exit_8_naming_where(market, hbopt):
 
 
 def test_hummingbots_failing_dca_simulator_is_exit_8_naming_its_line(market, hbopt, user_controllers):
-    run = backtest(hbopt, "--controllers-path", user_controllers, "--controller", "ladder")
+    run = backtest(hbopt, "--controllers-path", user_controllers, "--controller", "ladder", "--costs", "hummingbot")
     assert run.code == 8
     line = one_line(run)
     assert line.startswith("error: Hummingbot raised ")

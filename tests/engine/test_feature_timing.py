@@ -10,6 +10,7 @@ from hbopt.cache import synth
 from hbopt.cache.windows import CandleWindows, resampling_source
 from hbopt.engine import backtest
 from hbopt.engine.controllers import load_config, use_controllers_path
+from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.market_data import fill_provider, required_feeds
 from hbopt.engine.stock import StockBacktestingEngine
 from tests.conftest import CONNECTOR, PAIR
@@ -100,7 +101,7 @@ def test_a_momentum_controller_written_the_hummingbot_way_has_no_edge_on_a_rando
 
     def run(timing):
         result = backtest(trades, end - 60 * DAY, end, engine="turbo", candles=candles, user_module=momentum,
-                          ledger=True, trade_cost=0.0, feature_timing=timing)
+                          ledger=True, trade_cost=0.0, costs=Costs("hummingbot"), feature_timing=timing)
         returns = np.array([e["net_pnl_pct"] for e in result["ledger"]["executors"] if e["filled_amount_quote"]])
         return result, returns.mean() / returns.std(ddof=1) * np.sqrt(len(returns))
 

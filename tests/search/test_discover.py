@@ -1,5 +1,6 @@
 """``hbopt discover`` end to end: real workers, real optuna studies on disk, no network."""
 import collections
+import html
 import json
 import os
 import re
@@ -255,8 +256,9 @@ def test_backtest_warnings_are_kept_per_trial_counted_in_the_table_and_listed_in
     assert "warnings" in run.out  # the final table's column
     report = StudyFolder("w").report_path.read_text()
     everywhere = collections.Counter(w for t in trials for w in t.user_attrs["warnings"])
-    assert "<h2>Warnings</h2>" in report and all(f"<li>{n} x {w}</li>" in report for w, n in everywhere.items())
-    assert all(f"<li>#{t.number}: {'; '.join(t.user_attrs['warnings'])}</li>" in report for t in trials)
+    assert "<h2>Warnings</h2>" in report and all(f"<li>{n} x {html.escape(w)}</li>" in report
+                                                 for w, n in everywhere.items())
+    assert all(f"<li>#{t.number}: {html.escape('; '.join(t.user_attrs['warnings']))}</li>" in report for t in trials)
 
 
 def test_a_study_ranked_by_hummingbots_net_pnl_keeps_its_objective_and_says_so(two_pairs, hbopt):

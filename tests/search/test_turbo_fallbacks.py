@@ -12,6 +12,7 @@ from rich.console import Console
 from hbopt import cli
 from hbopt.engine import backtest
 from hbopt.engine.controllers import use_controllers_path
+from hbopt.engine.exchange.costs import Costs
 from hbopt.search.optimize import TurboFallbacks
 from hbopt.search.storage import StudyFolder
 from tests.conftest import CONNECTOR, PAIR, dca_controller
@@ -57,8 +58,8 @@ def dca_study(tmp_path, market):
     study.write_text(yaml.safe_dump({
         "controller": "dca_probe", "connector": CONNECTOR, "pairs": [PAIR], "window": {"days": 1},
         "space": {"take_profit": {"type": "float", "low": 0.002, "high": 0.02}}, "sampler": "random",
-        "engine": "turbo"}))
-    reason = backtest({"controller_name": "dca_probe"}, days=1, engine="turbo",
+        "engine": "turbo", "costs": "hummingbot"}))  # DCA executors have no exchange model
+    reason = backtest({"controller_name": "dca_probe"}, days=1, engine="turbo", costs=Costs("hummingbot"),
                       user_module=use_controllers_path(controllers))["turbo_fallback"]
     assert reason
     return study, controllers, reason

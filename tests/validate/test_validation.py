@@ -44,7 +44,8 @@ def discover(hbopt, study, *args):
 
 def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_path):
     market(store, "walk")
-    summary = discover(hbopt, study_file(tmp_path, trade_cost=0))  # without fees, no drag to fail on
+    # under Hummingbot's costs without fees, no drag to fail on
+    summary = discover(hbopt, study_file(tmp_path, trade_cost=0, costs="hummingbot"))
     validation = summary["validation"]
     assert summary["best"][0]["values"][0] > 0  # the best of 40 trials of chance looks good in sample
     assert validation["verdict"] == "fail"

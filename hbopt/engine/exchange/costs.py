@@ -27,7 +27,7 @@ from hbopt import safe_yaml, settings
 from hbopt.errors import ConfigError
 
 MODELS = ("exchange", "hummingbot")
-DEFAULT_MODEL = "hummingbot"
+DEFAULT_MODEL = "exchange"
 #: Slippage of a market order, in basis points of the price: half the spread of a liquid pair's
 #: book plus the impact of a retail-sized order.
 DEFAULT_SLIPPAGE_BPS = 2.0
