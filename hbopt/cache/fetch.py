@@ -80,9 +80,7 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     step = interval_seconds(key.interval)
     end = int((now if now is not None else time.time()) // step * step - step)  # last closed candle
     start = int(end - days * DAY) // step * step
-    stored = store.read(key) if store.exists(key) else None
-    if stored is not None and store.metadata(key).get("synthetic"):
-        raise DataError(f"{key.stem} holds synthetic candles; remove it before fetching real ones")
+    stored = _stored(store, key)
     ranges = missing_ranges(stored, start, end, step)
     frames = []
     logging.getLogger("hummingbot").setLevel(logging.CRITICAL)
@@ -93,14 +91,33 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
             raise DataError(f"fetching {key} {lo}..{hi} failed: {type(exc).__name__}: {exc}") from None
         if len(raw):
             frames.append(raw)
-    added = 0
+    fresh = None
     if frames:
         fresh, _ = normalise(pd.concat(frames, ignore_index=True)[list(COLUMNS)], key.interval)
         fresh = fresh[fresh["timestamp"] <= end]
-        if not fresh.empty:
-            added = len(fresh) if stored is None else int((~fresh["timestamp"].isin(stored["timestamp"])).sum())
-            stored = store.add(key, fresh, {"source": f"fetch:{key.connector}", "synthetic": False,
-                                            "updated_at": int(time.time())})
+    return _merged(store, key, stored, fresh, ranges)
+
+
+def _stored(store: CandleStore, key: CandleKey) -> pd.DataFrame | None:
+    """The series stored for ``key`` before a fetch (None: none); a :class:`DataError` if it is
+    synthetic, which real rows must not be mixed into."""
+    if not store.exists(key):
+        return None
+    if store.metadata(key).get("synthetic"):
+        raise DataError(f"{key.stem} holds a synthetic series; remove it before fetching real data")
+    return store.read(key)
+
+
+def _merged(store: CandleStore, key: CandleKey, stored: pd.DataFrame | None, fresh: pd.DataFrame | None,
+            ranges: list[tuple[int, int]]) -> dict:
+    """Merge what a fetch of ``ranges`` brought (``fresh``, normalised; None or empty: nothing)
+    into the stored series (``stored`` as the fetch found it) and say what was done: the ranges,
+    rows added (those the store lacked), and the stored rows and span after the merge."""
+    added = 0
+    if fresh is not None and not fresh.empty:
+        added = len(fresh) if stored is None else int((~fresh["timestamp"].isin(stored["timestamp"])).sum())
+        stored = store.add(key, fresh, {"source": f"fetch:{key.connector}", "synthetic": False,
+                                        "updated_at": int(time.time())})
     rows = 0 if stored is None else len(stored)
     first, last = (int(stored["timestamp"].iat[0]), int(stored["timestamp"].iat[-1])) if rows else (None, None)
     return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added, "rows": rows,
@@ -151,9 +168,7 @@ def fetch_funding(connector: str, pair: str, days: float, base_url: str | None =
     key, store = CandleKey(connector, pair, FUNDING), store or CandleStore()
     end = int(now if now is not None else time.time())
     start = int(end - days * DAY)
-    stored = store.read(key) if store.exists(key) else None
-    if stored is not None and store.metadata(key).get("synthetic"):
-        raise DataError(f"{key.stem} holds synthetic funding rates; remove it before fetching real ones")
+    stored = _stored(store, key)
     ranges = missing_ranges(stored, start, end, 1)
     base, symbol, rows = (base_url or FUNDING_HOSTS[connector]).rstrip("/"), pair.replace("-", ""), []
     for lo, hi in ranges:
@@ -168,13 +183,5 @@ def fetch_funding(connector: str, pair: str, days: float, base_url: str | None =
                 hi = page[0][0] - 1
             else:
                 lo = page[-1][0] + 1
-    added = 0
-    if rows:
-        fresh, _ = funding.normalise(pd.DataFrame(rows, columns=list(funding.COLUMNS)))
-        added = len(fresh) if stored is None else int((~fresh["timestamp"].isin(stored["timestamp"])).sum())
-        stored = store.add(key, fresh, {"source": f"fetch:{connector}", "synthetic": False,
-                                        "updated_at": int(time.time())})
-    count = 0 if stored is None else len(stored)
-    first, last = (int(stored["timestamp"].iat[0]), int(stored["timestamp"].iat[-1])) if count else (None, None)
-    return {"file": key.stem, "requested": [list(r) for r in ranges], "added": added, "rows": count,
-            "first": first, "last": last}
+    fresh = funding.normalise(pd.DataFrame(rows, columns=list(funding.COLUMNS)))[0] if rows else None
+    return _merged(store, key, stored, fresh, ranges)
