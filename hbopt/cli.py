@@ -540,7 +540,7 @@ def costs_said(r: dict) -> str:
     if not charged:
         return f"Hummingbot's costs (trade cost {r['trade_cost']:g})"
     return (f"exchange costs (maker {charged['maker']:.4%}, taker {charged['taker']:.4%}, slippage "
-            f"{charged['slippage'] * 1e4:g} bps{', margin' if charged['perpetual'] else ''})")
+            f"{charged['slippage'] * 1e4:g} bps{', margin, funding' if charged['perpetual'] else ''})")
 
 
 def print_backtest(r: dict) -> None:
@@ -549,9 +549,10 @@ def print_backtest(r: dict) -> None:
               f"{when(r['start'])} -> {when(r['end'])}  resolution {r['resolution']}, {costs_said(r)}, "
               f"engine {r['engine']}, feature timing {r['feature_timing']}")
     a = r["account"]
+    funding = [("funding (quote, + paid)", a["funding_quote"])] if r["costs"].get("charged", {}).get("perpetual") else []
     account = [("PnL (quote)", a["pnl_quote"]), ("return", a["return_pct"]), ("fees (quote)", a["fees_quote"]),
-               ("volume (quote)", a["volume_quote"]), ("fills", a["fills"]), ("max drawdown", a["max_drawdown_pct"]),
-               ("Sharpe (annual)", a["sharpe"])] + ([("ruined on", when(a["ruined_at"]))] if a["ruined_at"] else [])
+               *funding, ("volume (quote)", a["volume_quote"]), ("fills", a["fills"]),
+               ("max drawdown", a["max_drawdown_pct"]), ("Sharpe (annual)", a["sharpe"])] + ([("ruined on", when(a["ruined_at"]))] if a["ruined_at"] else [])
     hummingbot = [("net PnL (quote)", r["net_pnl_quote"]), ("executors", r["total_executors"]),
                   ("with position", r["total_executors_with_position"]), ("accuracy", r["accuracy"]),
                   ("sharpe_ratio", r["sharpe_ratio"]), ("profit factor", r["profit_factor"]),

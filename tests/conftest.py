@@ -1,8 +1,12 @@
 """Shared fixtures: every test gets its own empty $HBOPT_HOME and mirror folder."""
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sys
+import threading
+from http.server import ThreadingHTTPServer
 
 import pytest
 
@@ -37,6 +41,28 @@ def market(store):
     store.add(KEY_1M, df, {"source": "synth", "synthetic": True})
     Mirror.default().refresh()
     return df
+
+
+@contextlib.contextmanager
+def local_server(handler):
+    """An HTTP server on 127.0.0.1 answering with ``handler`` (a ``BaseHTTPRequestHandler``) in a
+    thread, for as long as the block lasts; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def reply_json(handler, body) -> None:
+    """Answer a request to ``handler`` with ``body`` as JSON, as an exchange's REST API does."""
+    data = json.dumps(body).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def report_charts(path) -> set[str]:

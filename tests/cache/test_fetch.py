@@ -1,7 +1,5 @@
 """``data fetch`` with Binance's HTTP API played by a local server; Hummingbot's feed is real."""
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -10,6 +8,7 @@ from hbopt.cache import synth
 from hbopt.cache.fetch import fetch
 from hbopt.cache.store import CandleKey
 from hbopt.errors import ConfigError, DataError
+from tests.conftest import local_server, reply_json
 
 KEY = CandleKey("binance_perpetual", "ETH-USDT", "1m")
 EXCHANGE = synth.generate(4, "1m", seed=9)          # what the "exchange" has
@@ -32,15 +31,10 @@ class FakeBinance(BaseHTTPRequestHandler):
         FakeBinance.requests.append((start, end))
         FakeBinance.while_serving()
         rows = EXCHANGE[(EXCHANGE["timestamp"] >= start) & (EXCHANGE["timestamp"] <= end)].head(limit)
-        body = json.dumps([[int(r.timestamp * 1000), str(r.open), str(r.high), str(r.low), str(r.close),
-                            str(r.volume), int(r.timestamp * 1000 + 59_999), str(r.quote_asset_volume),
-                            int(r.n_trades), str(r.taker_buy_base_volume), str(r.taker_buy_quote_volume), "0"]
-                           for r in rows.itertuples()]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, [[int(r.timestamp * 1000), str(r.open), str(r.high), str(r.low), str(r.close),
+                           str(r.volume), int(r.timestamp * 1000 + 59_999), str(r.quote_asset_volume),
+                           int(r.n_trades), str(r.taker_buy_base_volume), str(r.taker_buy_quote_volume), "0"]
+                          for r in rows.itertuples()])
 
     def log_message(self, *args):
         pass
@@ -50,13 +44,11 @@ class FakeBinance(BaseHTTPRequestHandler):
 def exchange(monkeypatch):
     from hummingbot.data_feed.candles_feed.binance_perpetual_candles import constants
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBinance)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(constants, "REST_URL", f"http://127.0.0.1:{server.server_port}")
-    FakeBinance.requests = []
-    FakeBinance.while_serving = lambda: None
-    yield FakeBinance
-    server.shutdown()
+    with local_server(FakeBinance) as url:
+        monkeypatch.setattr(constants, "REST_URL", url)
+        FakeBinance.requests = []
+        FakeBinance.while_serving = lambda: None
+        yield FakeBinance
 
 
 def test_fetch_stores_closed_candles_and_then_appends_only_what_is_missing(store, exchange):

@@ -2,12 +2,10 @@
 their REST APIs (played by a local server), synthesised beside synthetic candles, stored and
 mirrored like candles."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from hbopt.cache import funding, synth
@@ -16,6 +14,7 @@ from hbopt.cache.importers import import_funding
 from hbopt.cache.mirror import Mirror
 from hbopt.cache.store import CandleKey
 from hbopt.errors import ConfigError, DataError
+from tests.conftest import local_server, reply_json
 
 KEY = CandleKey("binance_perpetual", "BTC-USDT", funding.FUNDING)
 T0 = 1_735_689_600  # 2025-01-01 00:00 UTC
@@ -142,12 +141,7 @@ class FakeExchange(BaseHTTPRequestHandler):
                 for t, r in inside[::-1][:limit]]}}
         else:
             return self.send_error(404)
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, body)
 
     def log_message(self, *args):
         pass
@@ -155,12 +149,10 @@ class FakeExchange(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def exchange(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeExchange)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeExchange.requests = []
     monkeypatch.setattr("hbopt.cache.fetch._FUNDING_PAGE", {"binance_perpetual": 7, "bybit_perpetual": 5})
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with local_server(FakeExchange) as url:
+        yield url
 
 
 @pytest.mark.parametrize("connector", ["binance_perpetual", "bybit_perpetual"])
@@ -187,3 +179,15 @@ def test_fetch_refuses_exchanges_it_cannot_ask_and_says_why_a_download_failed(st
     assert not store.exists(KEY)
     candles = hbopt("data", "fetch", "--connector", "binance_perpetual", "--pair", "BTC-USDT", "--base-url", "x")
     assert candles.code == 2 and "--base-url only goes with --funding" in candles.err
+
+
+def test_a_synthetic_perpetuals_funding_reaches_the_account_and_the_terminal(hbopt):
+    """From `data synth` to the backtest's account through the mirror, as a user runs it."""
+    hbopt("data", "synth", "--connector", "binance_perpetual", "--pair", "BTC-USDT", "--days", 4, "--seed", 3)
+    args = ("backtest", "--controller", "market_maker", "--connector", "binance_perpetual", "--pair", "BTC-USDT",
+            "--days", 3, "--turbo")
+    result = json.loads(hbopt(*args, "--json").out)
+    assert result["costs"]["model"] == "exchange" and result["account"]["funding_quote"] != 0
+    assert not any("funding" in w for w in result["warnings"])
+    shown = hbopt(*args)
+    assert shown.code == 0 and "margin, funding" in shown.out and "funding (quote, + paid)" in shown.out

@@ -24,6 +24,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from hbopt import safe_yaml, settings
+from hbopt.cache.funding import is_perpetual
 from hbopt.errors import ConfigError
 
 MODELS = ("exchange", "hummingbot")
@@ -116,7 +117,7 @@ def connector_costs(costs: Costs, connector: str, table: dict | None = None) -> 
     built-in one), the user's fee overrides over it."""
     table = fee_table() if table is None else table
     row = table.get(connector)
-    perpetual = connector.endswith("_perpetual")
+    perpetual = is_perpetual(connector)
     if row is None and (costs.maker_fee is None or costs.taker_fee is None):
         raise ConfigError(f"no fee rates known for connector {connector!r}: give --maker-fee and --taker-fee, "
                           f"add it to {settings.home() / 'fees.yml'}, or run with --costs hummingbot")
