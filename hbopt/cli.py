@@ -71,6 +71,13 @@ class CheckedStdout:
 out = Console()
 err = Console(stderr=True)
 
+
+def warn(text: str) -> None:
+    """One warning on stderr, as written (no markup read in it, no line cut)."""
+    err.print("[yellow]warning:[/] ", end="")
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FEATURE_TIMING_HELP = ("When a feature of a coarser candle reaches the ticks: once the candle has closed, or on its "
                        "open time as Hummingbot's own backtests do (look-ahead; to match a Hummingbot number).")
@@ -567,7 +574,7 @@ def print_backtest(r: dict) -> None:
     if r.get("turbo_fallback"):
         err.print(f"[yellow]note:[/] ran the stock engine: {r['turbo_fallback']}")
     for warning in r["warnings"]:
-        err.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
 
 
 # ------------------------------------------------------------------------------------- bench
@@ -824,7 +831,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
     if quiet:
         return
     for warning in (w for s in summaries for w in s["warnings"]):
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        warn(warning)
     if as_json:
         return emit_json(summaries)
     for s in summaries:
@@ -1223,20 +1230,26 @@ def study_export(name, fmt, out_file):
 @click.argument("name")
 @click.option("--best", "best_n", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many of the best trials to export.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="A folder laid out like a Hummingbot install (conf/controllers, conf/scripts, controllers).")
+@click.option("--controllers-path", type=click.Path(path_type=Path),
+              help="The controllers folder a study of your own controller ran with.")
 @click.option("--json", "as_json", is_flag=True)
-def study_export_config(name, best_n, out_dir, as_json):
-    """Write the best trials' controller configs as YAML Hummingbot deploys as is.
+def study_export_config(name, best_n, out_dir, controllers_path, as_json):
+    """Write the best trials as a folder to copy into a Hummingbot install as it is: their
+    controller configs, a v2_with_controllers script config per rank, and the controller's source.
 
-    Example: hbopt study export-config nightly --best 5 --out conf/controllers/
+    Example: hbopt study export-config nightly --best 3 --out deploy/
     """
-    from hbopt.search.studies import export_configs
+    from hbopt.search.deploy import export_configs
 
-    written = export_configs(name, best_n, out_dir)
+    written = export_configs(name, best_n, out_dir, controllers_module(controllers_path))
+    for warning in written["warnings"]:
+        warn(warning)
     if as_json:
         return emit_json(written)
-    for path in written:
-        out.print(path)
+    for path in written["configs"] + written["scripts"] + written["controllers"]:
+        out.print(path, markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------- controllers

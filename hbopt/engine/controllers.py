@@ -7,12 +7,15 @@ Configs are plain dicts (Hummingbot's controller YAML) loaded by Hummingbot's ow
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import importlib
 import inspect
 import json
 import pkgutil
 import sys
+import types
+import typing
 from pathlib import Path
 
 from hbopt.engine.results import json_safe
@@ -161,11 +164,45 @@ def load_config(config: dict, user_module: str | None = None):
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "config"
+        hint = "; Hummingbot's YAML gives an enum by its value" if first["type"] == "enum" else ""
         raise ConfigError(f"invalid {controller_name} config: {field}: {first['msg']} "
-                          f"(got {first.get('input')!r})") from None
+                          f"(got {first.get('input')!r}){hint}") from None
 
 
 def config_to_dict(config) -> dict:
-    """A plain, JSON-safe dict of a config instance that :func:`load_config` (and Hummingbot's
-    loader) turns back into an equal config."""
-    return json_safe(config.model_dump(warnings=False))
+    """A config instance as Hummingbot's controller YAML holds it, JSON-safe: fields in the class's
+    order, enums by value (``side: 1``, ``open_order_type: 3``, ``position_mode: HEDGE``),
+    Decimals as floats, lists as lists and nested configs as mappings. Hummingbot's loader (and
+    :func:`load_config`) turn it back into an equal config."""
+    return json_safe(_by_value(config.model_dump(warnings=False)))
+
+
+def _by_value(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _by_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_by_value(v) for v in value]
+    return value
+
+
+def enums_by_value(cls, config: dict) -> dict:
+    """``config`` (a dict for config class ``cls``) with enum fields given by member name (as
+    hbopt recorded them before it wrote Hummingbot's values: ``side: BUY``) given by value, nested
+    configs included; everything else as it is."""
+    out = dict(config)
+    for name, field in cls.model_fields.items():
+        value, kind = out.get(name), _field_class(field.annotation)
+        if isinstance(value, str) and isinstance(kind, type) and issubclass(kind, enum.Enum) \
+                and value in kind.__members__ and value not in {str(m.value) for m in kind}:
+            out[name] = kind[value].value
+        elif isinstance(value, dict) and isinstance(kind, type) and hasattr(kind, "model_fields"):
+            out[name] = enums_by_value(kind, value)
+    return out
+
+
+def _field_class(annotation):
+    """The class of a field's annotation, ``Optional[X]`` read as ``X``."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 else annotation

@@ -19,7 +19,8 @@ def differences(expected: dict, actual: dict, limit: int = 5) -> list[str]:
     fills, their_fills = _numbered(expected["ledger"]), _numbered(actual["ledger"])
     if fills != their_fills:
         first = next((n for n, (a, b) in enumerate(zip(fills, their_fills)) if a != b), min(len(fills), len(their_fills)))
-        found.append(f"fill {first} of {len(fills)} / {len(their_fills)} differs")
+        shown = [f[first] if first < len(f) else None for f in (fills, their_fills)]
+        found.append(f"fill {first} of {len(fills)} / {len(their_fills)} differs: {shown[0]} != {shown[1]}")
     ours, theirs = expected["ledger"]["executors"], actual["ledger"]["executors"]
     if len(ours) != len(theirs):
         found.append(f"executors: {len(ours)} != {len(theirs)}")

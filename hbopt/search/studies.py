@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 import optuna
-import yaml
 from optuna.trial import TrialState
 
-from hbopt.files import atomic_path, write_text_atomic
+from hbopt.files import atomic_path
 from hbopt.engine.exchange.costs import DEFAULT_SLIPPAGE_BPS
 from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
@@ -337,18 +336,3 @@ def export_trials(name: str, fmt: str) -> str:
         writer.writerow([r["number"], r["state"], json.dumps(r["values"]), *(r["params"].get(p, "") for p in param_names),
                          *(first.get(m, "") for m in metric_names), r["error"] or "", "; ".join(r["warnings"])])
     return buffer.getvalue()
-
-
-def export_configs(name: str, best_n: int, out_dir: Path) -> list[str]:
-    """The best trials' controller configs as Hummingbot controller YAML files, one per pair."""
-    study = StudyFolder(name).load()
-    out_dir = Path(out_dir)
-    written = []
-    for rank, trial in enumerate(ranked(study)[:best_n], start=1):
-        for config in trial.user_attrs.get("configs") or []:
-            path = out_dir / f"{name}_{rank}_{config['trading_pair']}.yml"
-            write_text_atomic(path, yaml.safe_dump(config, sort_keys=False))
-            written.append(str(path))
-    if not written:
-        raise ConfigError(f"study {name} has no completed trial to export")
-    return written

@@ -13,7 +13,6 @@ import warnings
 import optuna
 import pytest
 import yaml
-from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
 from hbopt.cache import synth
 from hbopt.cache.mirror import Mirror
@@ -144,19 +143,14 @@ def test_a_trial_that_raises_hangs_or_kills_its_worker_fails_alone(two_pairs, hb
     assert outcome["die"][0] == "FAIL" and "the worker died (exit code 13" in outcome["die"][1]
 
 
-def test_exported_configs_load_in_hummingbots_loader(two_pairs, hbopt, tmp_path):
+def test_a_study_exports_its_best_configs_and_every_trial(two_pairs, hbopt, tmp_path):
     assert hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "4", "--workers", "1", "--study", "e",
                  "--sampler", "random", "--no-report", "--quiet").code == 0
-    run = hbopt("study", "export-config", "e", "--best", "2", "--out", tmp_path / "conf", "--json")
-    paths = json.loads(run.out)
-    assert len(paths) == 2
-    for path in paths:
-        config = yaml.safe_load(open(path))
-        loaded = BacktestingEngineBase.get_controller_config_instance_from_dict(config, "hbopt.controllers")
-        assert loaded.controller_name == "bollinger" and loaded.trading_pair == PAIR
+    paths = json.loads(hbopt("study", "export-config", "e", "--best", "2", "--out", tmp_path / "deploy",
+                             "--json").out)["configs"]
     best = json.loads(hbopt("study", "best", "e", "--top", "2", "--json").out)
     assert best[0]["values"][0] >= best[1]["values"][0]
-    for path, trial in zip(paths, best):  # the exported configs are the best trials' parameters
+    for path, trial in zip(paths, best, strict=True):  # the exported configs are the best trials' parameters
         config = yaml.safe_load(open(path))
         assert {k: config[k] for k in trial["params"]} == trial["params"]
     csv_text = hbopt("study", "export", "e", "--format", "csv").out

@@ -47,7 +47,7 @@ class GridConfig(ControllerConfigBase):
     @field_validator("side", mode="before")
     @classmethod
     def side_by_name(cls, value):
-        """``BUY``/``SELL`` as in a study file, or as a result's config records it."""
+        """``BUY``/``SELL`` as a study file may give it (results and exports give its value, 1 or 2)."""
         return TradeType[value.upper()] if isinstance(value, str) else value
 
     def update_markets(self, markets: MarketDict) -> MarketDict:
