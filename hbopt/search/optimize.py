@@ -12,6 +12,18 @@ and its duplicate check every :data:`SYNC_SECONDS`.
 TPE proposes in batches from one model fit (:class:`~hbopt.search.samplers.BatchedTPESampler`);
 NSGA-II asks per trial. Random and grid search draw their points themselves, from (seed, index)
 alone, so the same seed gives the same trials whatever the number of workers or the backend.
+
+A model's proposals are reproducible too, however the workers' timing falls: the model is told
+its trials in the order it asked for them, and asking for the ``i``-th proposal of a run waits
+until proposals ``0 .. i - lag`` are told and tells no later one, ``lag`` being
+:data:`LAG_PER_WORKER` times the workers. So every proposal is drawn from the same model state
+(the study's earlier trials, this run's finished ones up to ``i - lag``, the rest as running for
+TPE's constant liar) on every run with the same seed and workers, and the study stores the
+trials in that order. The price is a worker left idle while the oldest trial still runs and
+``lag - 1`` later ones have finished: :attr:`Progress.held_share` measures it. A run killed
+outright loses the finished trials still waiting for an older one (at most ``lag``); a run
+stopped any other way records them.
+
 Parameters already tried are never backtested again: the earlier result is recorded once more,
 marked as a duplicate. Constraint violations are set on each completed trial with optuna's
 ``set_constraint``: TPE and NSGA-II read them from there, and ``Study.best_trials`` never
@@ -22,6 +34,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -31,13 +44,14 @@ from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.engine.pool import Outcome, Pool, Trial
-from hbopt.search.samplers import BatchedTPESampler, make_sampler
+from hbopt.search.samplers import make_sampler
 from hbopt.search.space import distributions, draw, grid_points, suggest
 from hbopt.search.spec import StudySpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created, model included
 
 SYNC_SECONDS = 5.0
+LAG_PER_WORKER = 3  # proposals a model runs ahead of what it is told, per worker
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 
@@ -93,8 +107,30 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     best: float | None = None
     best_params: dict | None = None
+    held_worker_seconds: float = 0.0  # worker time left idle while a proposal waited for an older trial
     errors: list[str] = field(default_factory=list)
     fallbacks: TurboFallbacks = field(default_factory=TurboFallbacks)  # this run's trials
+    workers: int = 1
+
+    @property
+    def held_share(self) -> float:
+        """The share of the workers' time idle because a model's proposal waited for an older
+        trial (the cost of reproducible proposals)."""
+        elapsed = time.monotonic() - self.started
+        return self.held_worker_seconds / (self.workers * elapsed) if elapsed > 0 else 0.0
+
+
+@dataclass
+class _Asked:
+    """A model's proposal, from when it is asked for until the model is told its outcome."""
+
+    index: int  # its place among the run's proposals
+    handle: optuna.Trial
+    params: dict
+    outcome: tuple[list[float] | None, dict, dict] | None = None  # values, attrs, constraints
+    twin_of: _Asked | None = None  # an earlier proposal in flight with the same params
+    duplicate_of: int | None = None  # the study's number of the trial whose result it repeats
+    number: int | None = None  # its number in the study, once recorded
 
 
 class Optimizer:
@@ -107,8 +143,11 @@ class Optimizer:
         self.model = (optuna.create_study(directions=[o.direction for o in spec.objectives],
                                           sampler=make_sampler(spec.sampler, spec.seed))
                       if spec.sampler in ("tpe", "nsga2") else None)
-        self._in_flight: dict[int, tuple[object, dict]] = {}    # pool trial number -> (model trial or index, params)
-        self._waiting: dict[str, list[tuple[object, dict]]] = {}  # duplicates of trials in flight
+        self.lag = LAG_PER_WORKER * pool.size
+        self._in_flight: dict[int, object] = {}  # pool trial number -> _Asked, or (draw index, params)
+        self._asked: collections.deque[_Asked] = collections.deque()  # the model's, untold, in order
+        self._untold: dict[str, _Asked] = {}  # params -> the untold proposal that runs them
+        self._waiting: dict[str, list[tuple[int, dict]]] = {}  # random points whose twin is in flight
         # params -> (values, attrs, constraints, number) of the trial that ran them
         self._known: dict[str, tuple[list[float], dict, dict, int | None]] = {}
         self._mirrored: set[int] = set()  # numbers of the study's trials the model and _known hold
@@ -146,6 +185,11 @@ class Optimizer:
             return index, self._grid[index]
         return index, draw(self.space, self.spec.seed, index)
 
+    def _may_ask(self, index: int) -> bool:
+        """Whether the model may be asked for proposal ``index``: every proposal up to
+        ``index - lag`` is told (see the module)."""
+        return not self._asked or self._asked[0].index > index - self.lag
+
     # -- recording ----------------------------------------------------------------------------
     def _record(self, handle, params: dict, values: list[float] | None, attrs: dict, constraints: dict,
                 progress: Progress) -> int:
@@ -153,6 +197,8 @@ class Optimizer:
         if values is None:
             progress.failed += 1
             progress.errors.append(attrs.get("error", "?"))
+        if attrs.get("duplicate"):
+            progress.duplicates += 1
         state = TrialState.COMPLETE if values is not None else TrialState.FAIL
         if isinstance(handle, optuna.Trial):
             for key, value in attrs.items():
@@ -182,29 +228,55 @@ class Optimizer:
         self._mirrored.add(number)
         return number
 
-    def _finish(self, outcome: Outcome, progress: Progress) -> None:
-        handle, params = self._in_flight.pop(outcome.trial.number)
+    def _outcome(self, outcome: Outcome, progress: Progress) -> tuple[list[float] | None, dict, dict]:
+        """A pool outcome as the trial's (values or None, user attributes, constraints)."""
         progress.backtest_seconds += outcome.seconds
         attrs = {"seconds": round(outcome.seconds, 3), "worker": outcome.worker}
-        values, constraints = None, {}
         if outcome.error:
-            attrs["error"] = outcome.error
-        else:
-            progress.backtests += len(outcome.results)
-            constraints = self.spec.violations(outcome.results)
-            attrs.update(self._result_attrs(outcome.results, constraints))
-            try:
-                values = self.spec.score(outcome.results)
-            except ValueError as exc:
-                attrs["error"], constraints = str(exc), {}
-        number = self._record(handle, params, values, attrs, constraints, progress)
+            return None, {**attrs, "error": outcome.error}, {}
+        progress.backtests += len(outcome.results)
+        constraints = self.spec.violations(outcome.results)
+        attrs.update(self._result_attrs(outcome.results, constraints))
+        try:
+            return self.spec.score(outcome.results), attrs, constraints
+        except ValueError as exc:
+            return None, {**attrs, "error": str(exc)}, {}
+
+    def _finish(self, outcome: Outcome, progress: Progress) -> None:
+        entry = self._in_flight.pop(outcome.trial.number)
+        result = self._outcome(outcome, progress)
+        if isinstance(entry, _Asked):  # told in order, by _tell_in_order
+            entry.outcome = result
+            return
+        index, params = entry
+        values, attrs, constraints = result
+        number = self._record(index, params, values, attrs, constraints, progress)
         key = params_key(params)
-        for twin_handle, twin_params in self._waiting.pop(key, []):
-            self._record(twin_handle, twin_params, values, {**attrs, "duplicate": True, "duplicate_of": number},
-                         constraints, progress)
-            progress.duplicates += 1
+        for twin_index, twin_params in self._waiting.pop(key, []):
+            self._record(twin_index, twin_params, values, _as_duplicate(attrs, number), constraints, progress)
         if values is not None:
             self._known.setdefault(key, (values, attrs, constraints, number))
+
+    def _tell_in_order(self, up_to: float, progress: Progress) -> None:
+        """Tell the model, oldest first, every finished proposal up to index ``up_to``, stopping
+        at the first one still running."""
+        while self._asked and self._asked[0].index <= up_to:
+            entry = self._asked[0]
+            source = entry.twin_of or entry
+            if source.outcome is None:
+                return
+            self._asked.popleft()
+            self._tell(entry, *source.outcome, progress)
+
+    def _tell(self, entry: _Asked, values, attrs: dict, constraints: dict, progress: Progress) -> None:
+        key = params_key(entry.params)
+        if entry.twin_of is not None:
+            attrs = _as_duplicate(attrs, entry.twin_of.number)
+        entry.number = self._record(entry.handle, entry.params, values, attrs, constraints, progress)
+        if entry.twin_of is None and entry.duplicate_of is None:
+            self._untold.pop(key, None)
+            if values is not None:
+                self._known.setdefault(key, (values, attrs, constraints, entry.number))
 
     def _result_attrs(self, results: list[dict], constraints: dict) -> dict:
         """A completed trial's user attributes: per-pair metrics (Hummingbot's summary and the
@@ -223,52 +295,76 @@ class Optimizer:
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, n_trials: int, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
-        """Run ``n_trials`` more trials; on any exit (Ctrl-C included) trials still in flight are
-        recorded as failed, and every finished one is already in the study."""
-        progress = Progress(target=n_trials)
+        """Run ``n_trials`` more trials; on any exit (Ctrl-C included) finished trials are
+        recorded and those still in flight are recorded as failed."""
+        progress = Progress(target=n_trials, workers=self.pool.size)
         issued = 0
-        batched = self.model is not None and isinstance(self.model.sampler, BatchedTPESampler)
         try:
             while progress.done < progress.target:
-                demand = min(progress.target - issued, self.pool.idle_capacity)
-                if batched and demand:
-                    self.model.sampler.expect(demand)
-                for _ in range(demand):
+                held = False
+                while issued < progress.target and self.pool.idle_capacity > 0:
+                    if self.model is not None:
+                        self._tell_in_order(issued - self.lag, progress)
+                        if not self._may_ask(issued):
+                            held = True
+                            break
                     proposal = self._propose()
                     if proposal is None:  # the grid is exhausted
                         progress.target = issued
                         break
+                    self._submit(issued, *proposal, progress)
                     issued += 1
-                    self._submit(*proposal, progress)
+                if issued >= progress.target:
+                    self._tell_in_order(math.inf, progress)
+                idle = max(0, self.pool.size - self.pool.pending) if held else 0
+                polled = time.monotonic()
                 for outcome in self.pool.poll(0.2):
                     self._finish(outcome, progress)
+                progress.held_worker_seconds += idle * (time.monotonic() - polled)
                 if time.monotonic() - self._synced > SYNC_SECONDS:
                     self._sync()
                 on_progress(progress)
         finally:
-            self._fail_in_flight("interrupted: the run stopped before this trial finished", progress)
+            self._end("interrupted: the run stopped before this trial finished", progress)
         return progress
 
-    def _submit(self, handle, params: dict, progress: Progress) -> None:
+    def _submit(self, index: int, handle, params: dict, progress: Progress) -> None:
         key = params_key(params)
+        if isinstance(handle, optuna.Trial):
+            entry = _Asked(index, handle, params)
+            self._asked.append(entry)
+            if key in self._known:
+                values, attrs, constraints, number = self._known[key]
+                entry.outcome, entry.duplicate_of = (list(values), _as_duplicate(attrs, number), constraints), number
+            elif key in self._untold:
+                entry.twin_of = self._untold[key]
+            else:
+                self._untold[key] = entry
+                self._in_flight[handle.number] = entry
+                self.pool.submit([Trial(handle.number, self.spec.backtests(params, self.windows))])
+            return
         if key in self._known:
             values, attrs, constraints, number = self._known[key]
-            attrs = {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate": True, "duplicate_of": number}
-            self._record(handle, params, list(values), attrs, constraints, progress)
-            progress.duplicates += 1
-            return
-        if any(params_key(p) == key for _, p in self._in_flight.values()):
+            self._record(handle, params, list(values), _as_duplicate(attrs, number), constraints, progress)
+        elif any(params_key(p) == key for _, p in self._in_flight.values()):
             self._waiting.setdefault(key, []).append((handle, params))
-            return
-        number = handle.number if isinstance(handle, optuna.Trial) else handle
-        self._in_flight[number] = (handle, params)
-        self.pool.submit([Trial(number, self.spec.backtests(params, self.windows))])
+        else:
+            self._in_flight[handle] = (handle, params)
+            self.pool.submit([Trial(handle, self.spec.backtests(params, self.windows))])
 
-    def _fail_in_flight(self, reason: str, progress: Progress) -> None:
-        """Record the model's trials still in flight as failed with ``reason`` (random and grid
-        points are drawn again by the next run instead)."""
-        for handle, params in list(self._in_flight.values()) + [w for ws in self._waiting.values() for w in ws]:
-            if isinstance(handle, optuna.Trial):
-                self._record(handle, params, None, {"error": reason}, {}, progress)
+    def _end(self, reason: str, progress: Progress) -> None:
+        """Record, in order, the model's finished proposals, and its unfinished ones as failed with
+        ``reason`` (random and grid points left unfinished are drawn again by the next run)."""
+        for entry in self._asked:
+            source = entry.twin_of or entry
+            if source.outcome is None:
+                source.outcome = (None, {"error": reason}, {})
+            self._tell(entry, *source.outcome, progress)
+        self._asked.clear()
         self._in_flight.clear()
         self._waiting.clear()
+
+
+def _as_duplicate(attrs: dict, number: int | None) -> dict:
+    """The user attributes of a trial that repeats trial ``number``'s parameters and result."""
+    return {k: v for k, v in attrs.items() if k != "draw_index"} | {"duplicate": True, "duplicate_of": number}

@@ -5,25 +5,24 @@ Optuna's TPE fits two Parzen estimators over every finished trial for each propo
 asking once per trial cannot feed more than a few workers. :class:`BatchedTPESampler` fits the
 model once per batch and draws the batch's proposals from it, each the way TPE draws one (the
 best of ``n_ei_candidates`` candidates by l(x)/g(x)), as that many workers asking at the same
-moment would get them. A batch is what the pool can take now, grown so that fitting costs at
-most :data:`FIT_SECONDS_PER_PROPOSAL` of CPU per proposal: while fits are cheap (small
-studies) TPE refits for nearly every trial as plain TPE does, and at 1,000 trials a fit serves
-about eight. Once the study is large, the "above" set (the worse trials, whose density only
-sets g(x)) is an even subsample of :data:`MAX_ABOVE` of them, so a fit stays bounded.
+moment would get them. A batch's size follows from the study alone, so that the same study
+and seed always give the same proposals: one per :data:`TRIALS_PER_PROPOSAL` finished trials
+that a fit reads (so fitting costs about 2 ms of CPU per proposal), at least one. Below 125
+trials TPE refits for every trial as plain TPE does; at 1,000 a fit serves eight. Once the
+study is large, the "above" set (the worse trials, whose density only sets g(x)) is an even
+subsample of :data:`MAX_ABOVE` of them, so a fit stays bounded, and so does the batch.
 ``hbopt bench --search`` compares the best found after N trials with plain sequential TPE.
 """
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import optuna
 from optuna.samplers._tpe.sampler import _split_trials, default_gamma, default_gamma_multiobjective
 from optuna.trial import TrialState
 
-FIT_SECONDS_PER_PROPOSAL = 0.002
-MAX_BATCH = 128
+TRIALS_PER_PROPOSAL = 125
 MAX_ABOVE = 1000
 
 
@@ -38,29 +37,22 @@ def make_sampler(sampler: str, seed: int | None) -> optuna.samplers.BaseSampler:
 
 
 class BatchedTPESampler(optuna.samplers.TPESampler):
-    """Multivariate TPE with the constant liar, one model fit per batch of proposals. Tell it
-    with :meth:`expect` how many trials are about to be asked for, so that a batch covers them."""
+    """Multivariate TPE with the constant liar, one model fit per batch of proposals (see the
+    module)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ready: list[tuple[tuple, dict]] = []  # (search space names, params) drawn from the last fit
-        self._wanted = 1
-        self._fit_seconds = 0.0  # CPU time of the last fit
 
-    def expect(self, n: int) -> None:
-        """``n`` trials are about to be asked for: the next fit draws at least that many."""
-        self._wanted = max(1, n)
-
-    def batch_size(self) -> int:
-        """What the pool can take now, or as many as make the last fit's CPU time (model and
-        candidates) :data:`FIT_SECONDS_PER_PROPOSAL` per proposal, up to :data:`MAX_BATCH`."""
-        return max(self._wanted, min(MAX_BATCH, math.ceil(self._fit_seconds / FIT_SECONDS_PER_PROPOSAL)))
+    @staticmethod
+    def batch_size(finished: int) -> int:
+        """How many proposals a fit over ``finished`` trials draws."""
+        return max(1, math.ceil(min(finished, MAX_ABOVE) / TRIALS_PER_PROPOSAL))
 
     def _sample(self, study, trial, search_space):
         names = tuple(search_space)
         if self._ready and self._ready[0][0] == names:
             return self._ready.pop(0)[1]
-        began = time.thread_time()
         trials = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
                                                                        TrialState.RUNNING), use_cache=False)
                   if t.number != trial.number]
@@ -70,14 +62,13 @@ class BatchedTPESampler(optuna.samplers.TPESampler):
         above = _thinned(above)
         mpe_below = self._build_parzen_estimator(study, search_space, below, handle_below=True)
         mpe_above = self._build_parzen_estimator(study, search_space, above, handle_below=False)
-        batch = self.batch_size()
+        batch = self.batch_size(finished)
         candidates = mpe_below.sample(self._rng.rng, self._n_ei_candidates * batch)
         scores = self._compute_acquisition_func(candidates, mpe_below, mpe_above).reshape(batch, -1)
         picks = scores.argmax(axis=1) + np.arange(batch) * self._n_ei_candidates
         proposals = [(names, {name: dist.to_external_repr(candidates[name][i].item())
                               for name, dist in search_space.items()}) for i in picks]
         self._ready = proposals[1:]
-        self._fit_seconds = time.thread_time() - began
         return proposals[0][1]
 
 

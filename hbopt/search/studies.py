@@ -186,7 +186,8 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
     if progress is not None:
         elapsed = time.monotonic() - progress.started
         out["run"] = {"trials": progress.done, "failed": progress.failed, "duplicates": progress.duplicates,
-                      "seconds": round(elapsed, 2), "backtests_per_s": round(progress.backtests / elapsed, 3) if elapsed else None}
+                      "seconds": round(elapsed, 2), "backtests_per_s": round(progress.backtests / elapsed, 3) if elapsed else None,
+                      "held_share": round(progress.held_share, 4)}
     if folder.report_path.is_file():
         out["report"] = str(folder.report_path)
     return out

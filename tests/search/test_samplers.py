@@ -34,25 +34,16 @@ def fits(monkeypatch):
 
 def test_a_batch_of_proposals_comes_from_one_model_fit(fits):
     sampler = BatchedTPESampler(seed=1, constant_liar=True, multivariate=True)
-    study = _study_with(50, sampler)
-    sampler.expect(12)
-    _, proposals = _ask(study, 12)
+    study = _study_with(1000, sampler)
+    _, proposals = _ask(study, 8)
     assert fits() == 1
     assert len(set(proposals)) > 1  # distinct draws, not one point repeated
     _ask(study, 1)
     assert fits() == 2
 
 
-def test_a_batch_covers_what_the_pool_can_take_and_grows_until_fitting_costs_little_per_proposal():
-    sampler = BatchedTPESampler(seed=1)
-    sampler.expect(3)
-    assert sampler.batch_size() == 3  # before any fit
-    sampler._fit_seconds = 40 * samplers.FIT_SECONDS_PER_PROPOSAL
-    assert sampler.batch_size() == 40
-    sampler.expect(70)
-    assert sampler.batch_size() == 70
-    sampler._fit_seconds = 1e9
-    assert sampler.batch_size() == samplers.MAX_BATCH
+def test_a_batch_follows_from_the_study_alone_one_proposal_per_125_trials_a_fit_reads():
+    assert [BatchedTPESampler.batch_size(n) for n in (0, 50, 125, 126, 1000, 1001, 50_000)] == [1, 1, 1, 2, 8, 8, 8]
 
 
 def test_a_large_study_s_worse_trials_are_thinned_evenly_but_trials_in_flight_kept(monkeypatch):
@@ -69,7 +60,6 @@ def test_a_large_study_s_worse_trials_are_thinned_evenly_but_trials_in_flight_ke
 def test_proposals_are_seeded():
     def proposals(seed):
         sampler = BatchedTPESampler(seed=seed, constant_liar=True, multivariate=True)
-        study = _study_with(30, sampler)
-        sampler.expect(5)
+        study = _study_with(300, sampler)  # batches of three
         return _ask(study, 5)[1]
     assert proposals(3) == proposals(3) != proposals(4)
