@@ -587,25 +587,30 @@ def bench_costs_option(f):
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--days", type=float, default=90, show_default=True, help="Window of 1m candles per backtest.")
+@click.option("--days", type=float, help="Window of 1m candles per backtest [default: 90; --verdict: 40 of candles, "
+                                         "36 searched].")
 @click.option("--controllers", "names", default="bollinger,ma_cross,pmm,grid,market_maker",
               show_default=True, help="Comma-separated built-ins to benchmark.")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the synthetic market(s).")
 @click.option("--pool", "pool_mode", is_flag=True, help="Benchmark the discover pool instead of the engines.")
 @click.option("--workers", "worker_counts", default="1,2", show_default=True, help="--pool: worker counts to compare.")
 @click.option("--search", "search_mode", is_flag=True,
               help="Compare the best batched TPE finds with plain sequential TPE's (a function and a backtest study).")
+@click.option("--verdict", "verdict_mode", is_flag=True,
+              help="Validate TPE studies on a random walk and a mean-reverting market at 5 seeds, at 60 trials and "
+                   "again at 160: how steady the verdict is.")
 @click.option("--trials", type=click.IntRange(min=10),
               help="--pool: trials per run [default: 1000]; --search: trials per backtest study [default: 150].")
 @click.option("--samplers", default="random,tpe", show_default=True,
               help="--pool: samplers whose driver and workers are measured (the first also for the scaling table).")
 @bench_costs_option
 @click.option("--json", "as_json", is_flag=True)
-def bench(days, names, seed, pool_mode, worker_counts, search_mode, trials, samplers, cost_model, as_json):
+def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode, trials, samplers, cost_model, as_json):
     """Stock vs turbo engine on the same configs and data, one core; or, with --pool, what a
     discover run costs: per sampler the driver's CPU per trial and its ceiling (trials/s when
     backtests cost nothing), the workers' busy share and RSS over the run; and throughput for
-    each worker count.
+    each worker count; or, with --search, the best batched TPE finds against plain TPE's; or,
+    with --verdict, how steady the verdict is.
 
     Engines: per controller, ms per backtest for each engine, the speedup, the peak memory rise
     and whether the two engines agree (same executors, the same account and fills to 1e-9, the
@@ -618,9 +623,13 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, trials, samp
       hbopt bench --pool --workers 1,2 --trials 1000 --days 90
       hbopt bench --pool --workers 2 --samplers tpe,nsga2 --trials 300 --days 360
       hbopt bench --search --trials 150 --days 90
+      hbopt bench --verdict --seed 5
     """
     from hbopt.engine.bench import CONFIGS, run_bench
 
+    if verdict_mode:
+        return bench_verdict(days or 40, seed, as_json)
+    days = days or 90
     if pool_mode:
         return bench_pool(days, names.split(",")[0], seed, worker_counts, trials or 1000, samplers, as_json)
     if search_mode:
@@ -725,10 +734,19 @@ def pool_options(f):
 
 
 def threshold_options(f):
-    """What a validation's pass needs (discover and validate)."""
+    """What a validation's pass needs (discover and validate): the command gets them as one
+    ``thresholds`` (a :class:`~hbopt.validate.thresholds.Thresholds`)."""
     from hbopt.validate.thresholds import Thresholds
 
     d = Thresholds()
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in d.to_dict()}
+        if values["pbo_blocks"] % 2:
+            raise click.BadParameter("must be even", param_hint="--pbo-blocks")
+        return f(*args, thresholds=Thresholds(**values), **kwargs)
+
     for option in reversed([
         click.option("--min-dsr", type=click.FloatRange(0, 1), default=d.min_dsr, show_default=True,
                      help="Pass needs the deflated Sharpe ratio (a probability) at least this."),
@@ -737,22 +755,22 @@ def threshold_options(f):
         click.option("--neighbourhood", type=click.FloatRange(0, 1), default=d.neighbourhood, show_default=True,
                      help="Pass needs the median neighbour to keep this share of the best's score."),
         click.option("--min-oos-pnl", type=float, default=d.min_oos_pnl, show_default=True,
-                     help="Pass needs the out-of-sample net PnL (quote) above this."),
+                     help="A holdout (walk-forward) PnL counts as a profit above this (quote)."),
+        click.option("--min-profitable", type=click.FloatRange(0, 1), default=d.min_profitable, show_default=True,
+                     help="Pass needs at least this share of the top trials to profit on the holdout."),
+        click.option("--min-rate-ratio", type=float, default=d.min_rate_ratio, show_default=True,
+                     help="Pass needs the top trials' median holdout PnL per day at least this multiple of "
+                          "their in-sample one."),
+        click.option("--max-p-value", type=click.FloatRange(0, 1), default=d.max_p_value, show_default=True,
+                     help="Pass needs the t-test that the top trials' mean holdout PnL per period is above 0 "
+                          "at this p-value or less."),
         click.option("--cost-multiple", type=click.FloatRange(1, 100), default=d.cost_multiple, show_default=True,
                      help="The cost stress runs the best at this multiple of the trade cost."),
         click.option("--pbo-blocks", type=click.IntRange(2, 24), default=d.pbo_blocks, show_default=True,
                      help="Blocks the PnL series are cut into for PBO (even)."),
     ]):
-        f = option(f)
-    return f
-
-
-def thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks):
-    from hbopt.validate.thresholds import Thresholds
-
-    if pbo_blocks % 2:
-        raise click.BadParameter("must be even", param_hint="--pbo-blocks")
-    return Thresholds(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
+        command = option(command)
+    return command
 
 
 def build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
@@ -799,8 +817,7 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
              resolution, trade_cost, costs, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
-             pool_args, top, no_validate, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
-             cost_multiple, pbo_blocks, no_report, as_json, quiet):
+             pool_args, top, no_validate, thresholds, no_report, as_json, quiet):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers,
     keeping a holdout out of the search, then say whether the best holds.
 
@@ -820,7 +837,6 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
                                          objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
                                          controllers_path, holdout)
-    thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
     talk = not (as_json or quiet)
     with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
             LiveView(enabled=talk and err.is_terminal) as view:
@@ -954,8 +970,8 @@ def print_verdict(v: dict) -> None:
     """The verdict and each check behind it."""
     colour = "green" if v["verdict"] == "pass" else "red"
     out.print(f"verdict: [bold {colour}]{v['verdict']}[/] (best: trial {v.get('best', '-')})")
-    out.print(table(["check", "figure", "threshold", "result", "note"],
-                    [[r["check"], _number(r["figure"]), r["threshold"] or "",
+    out.print(table(["check", "figure", "in sample", "threshold", "result", "note"],
+                    [[r["check"], _number(r["figure"]), _number(r.get("in_sample")), r["threshold"] or "",
                       ("pass" if r["passed"] else "fail") + ("" if r["required"] else " (not required)"),
                       r.get("note", "")] for r in v["reasons"]]))
     if v.get("costs") and v["costs"] != v.get("searched_costs"):
@@ -1013,6 +1029,21 @@ def bench_search(days, controller, trials, as_json):
                       r["driver_ms"]] for r in rows], title="best found after N trials, sequential"))
 
 
+def bench_verdict(days, seed, as_json):
+    from hbopt.validate.verdict_bench import run_verdict_bench
+
+    with err.status("validating studies") as status:
+        rows = run_verdict_bench(days, seed, progress=lambda m: status.update(m))
+    if as_json:
+        return emit_json(rows)
+    out.print(table(["market", "seed", "trials", "verdict", "best (in sample)", "top 10 profitable on the holdout",
+                     "median PnL/day, holdout / in sample", "t-test p", "DSR", "PBO", "failed"],
+                    [[r["market"], r["seed"], r["trials"], r["verdict"], f"#{r['best']}: {r['best_in_sample']:.2f}",
+                      f"{r['profitable']}/{r['top']}", f"{r['median_rate']:.3g} / {r['median_rate_in_sample']:.3g}",
+                      _number(r["p_value"]), _number(r["dsr"]), _number(r["pbo"]), "; ".join(r["failed"])]
+                     for r in rows], title=f"bollinger TPE studies, {days:g} days of 1m candles (market seed {seed})"))
+
+
 # ----------------------------------------------------------------------------------- validate
 @cli.command(context_settings=CONTEXT)
 @click.argument("name")
@@ -1022,8 +1053,7 @@ def bench_search(days, controller, trials, as_json):
 @study_costs_options
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation as JSON (verdict, reasons, figures).")
-def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
-             cost_multiple, pbo_blocks, costs, controllers_path, as_json):
+def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json):
     """Say whether a study's best will hold: its holdout (and walk-forward, if one ran on the
     same study), the deflated Sharpe ratio, PBO, its neighbourhood and a cost stress. Exits 0
     whether the verdict is pass or fail.
@@ -1040,7 +1070,6 @@ def validate(name, top, pool_args, min_dsr, max_pbo, neighbourhood, min_oos_pnl,
     """
     from hbopt.validate.studies import validate as run_validate
 
-    thresholds = thresholds_from(min_dsr, max_pbo, neighbourhood, min_oos_pnl, cost_multiple, pbo_blocks)
     result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path),
                           thresholds, top, costs, on_stage=lambda m: as_json or err.print(m, highlight=False))
     if as_json:

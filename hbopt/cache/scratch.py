@@ -1,4 +1,4 @@
-"""A throwaway hbopt home holding one synthetic market, for benchmarks."""
+"""A throwaway hbopt home holding synthetic markets, for benchmarks."""
 from __future__ import annotations
 
 import os
@@ -14,16 +14,18 @@ _VARIABLES = ("HBOPT_HOME", "HBOPT_MIRROR_DIR")
 
 
 @contextmanager
-def scratch_market(connector: str, pair: str, days: float, seed: int, regime: str = "mixed"):
+def scratch_market(connector: str, regimes: dict[str, str], days: float, seed: int):
     """Within the block, ``$HBOPT_HOME`` and ``$HBOPT_MIRROR_DIR`` point into a temporary folder
-    whose store and mirror hold ``days`` of seeded synthetic 1m candles for ``pair``; both are
-    restored and the folder removed afterwards. Yields the folder (room for scratch files)."""
+    whose store and mirror hold ``days`` of seeded synthetic 1m candles for each pair of
+    ``regimes`` (pair -> :func:`~hbopt.cache.synth.generate`'s regime); both are restored and the
+    folder removed afterwards. Yields the folder (room for scratch files)."""
     saved = {k: os.environ.get(k) for k in _VARIABLES}
     with tempfile.TemporaryDirectory(prefix="hbopt-bench-") as scratch:
         os.environ.update(HBOPT_HOME=str(Path(scratch) / "home"), HBOPT_MIRROR_DIR=str(Path(scratch) / "mirror"))
         try:
-            CandleStore().add(CandleKey(connector, pair, "1m"), synth.generate(days, "1m", seed=seed, regime=regime),
-                              {"synthetic": True})
+            for pair, regime in regimes.items():
+                CandleStore().add(CandleKey(connector, pair, "1m"), synth.generate(days, "1m", seed=seed, regime=regime),
+                                  {"synthetic": True})
             Mirror.default().refresh()
             yield Path(scratch)
         finally:

@@ -136,7 +136,7 @@ def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 9
                    progress: Callable[[str], None] = lambda message: None) -> dict:
     """``{"samplers": [row per sampler], "scaling": [row per worker count]}``; ``scaling`` in a
     row is its throughput over the first count's."""
-    with scratch_market(_CONNECTOR, _PAIR, days + 4, seed) as scratch:
+    with scratch_market(_CONNECTOR, {_PAIR: "mixed"}, days + 4, seed) as scratch:
         def spec_for(sampler):
             return build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR], "sampler": sampler,
                                "engine": "turbo", "seed": seed, "window": {"days": days}}, {}, None,

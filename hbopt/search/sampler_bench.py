@@ -83,7 +83,7 @@ def run_search_bench(function_trials: int = 300, function_seeds: int = 30, backt
     """One row per problem and sampler: ``best_mean``, ``best_se``, ``driver_ms``."""
     jobs = [("function", s, seed, function_trials) for s in SAMPLERS for seed in range(function_seeds)]
     jobs += [("backtest", s, seed, backtest_trials) for s in SAMPLERS for seed in range(backtest_seeds)]
-    with scratch_market(_CONNECTOR, _PAIR, days + 4, seed=1, regime="revert"):
+    with scratch_market(_CONNECTOR, {_PAIR: "revert"}, days + 4, seed=1):
         progress(f"{len(jobs)} searches on {workers} processes")
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
             found = list(executor.map(_search, *zip(*jobs), [controller] * len(jobs), [days] * len(jobs)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.stats import ttest_1samp
 
 from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.exchange.costs import Costs
@@ -69,6 +70,56 @@ def return_statistics(trials, best, blocks: int, pair: int | None = None) -> dic
     except ValueError as exc:
         out.update(pbo=None, pbo_error=str(exc))
     return out
+
+
+# ------------------------------------------------------------------------------ the holdout's evidence
+def trial_pnl(trial) -> float | None:
+    """What a trial's accounts made in sample (quote), summed over its pairs (None for a trial
+    recorded before hbopt kept an account)."""
+    accounts = [m.get("account") for m in trial.user_attrs.get("metrics") or []]
+    return float(sum(a["pnl_quote"] for a in accounts)) if accounts and all(accounts) else None
+
+
+def one_sided_p(series) -> float | None:
+    """The p-value of a one-sided Student t-test that the series' mean is above 0 (None with
+    fewer than 3 periods; 0 or 1 for a series that never moves, by its sign)."""
+    series = np.asarray(series, dtype=float)
+    if len(series) < 3:
+        return None
+    if float(series.std()) == 0.0:
+        return 0.0 if series[0] > 0 else 1.0
+    return float(ttest_1samp(series, 0.0, alternative="greater").pvalue)
+
+
+def holdout_evidence(rows: list[dict], trials, windows: dict) -> dict:
+    """What the top trials' holdout says against their in-sample run, over the ``rows`` that ran
+    (the top trials, best first): ``trials`` how many; ``profitable`` and ``profitable_in_sample``
+    how many made money; ``median_rate`` and ``median_rate_in_sample`` their median PnL per day;
+    ``best_rate`` and ``best_rate_in_sample`` the best's; ``p_value`` (``p_value_in_sample``)
+    the one-sided t-test that the top trials' mean PnL per period is above 0 on the holdout (in
+    sample); ``days`` and ``days_in_sample`` the windows' lengths."""
+    done = [r for r in rows if r["holdout_pnl"] is not None and r["in_sample_pnl"] is not None]
+    days = {w: (windows[w][1] - windows[w][0] + 60) / 86400 for w in ("holdout", "in_sample")}
+    by_number = {t.number: t for t in trials}
+
+    def mean_series(series: list[np.ndarray]) -> np.ndarray:
+        shortest = min((len(s) for s in series), default=0)
+        return np.mean([s[:shortest] for s in series], axis=0) if series else np.zeros(0)
+
+    holdout_series = [pair_series([p["values"] for p in r["pnl"]]) for r in done]
+    in_sample_series = [pair_series(by_number[r["number"]].user_attrs["pnl"]["values"]) for r in done
+                        if by_number[r["number"]].user_attrs.get("pnl")]
+    out_pnl, in_pnl = [r["holdout_pnl"] for r in done], [r["in_sample_pnl"] for r in done]
+    best = done[0] if done and done[0] is rows[0] else None
+    return {"trials": len(done), "days": days["holdout"], "days_in_sample": days["in_sample"],
+            "profitable": sum(v > 0 for v in out_pnl), "profitable_in_sample": sum(v > 0 for v in in_pnl),
+            "median_rate": float(np.median(out_pnl)) / days["holdout"] if done else None,
+            "median_rate_in_sample": float(np.median(in_pnl)) / days["in_sample"] if done else None,
+            "median_pnl": float(np.median(out_pnl)) if done else None,
+            "best_rate": best["holdout_pnl"] / days["holdout"] if best else None,
+            "best_rate_in_sample": best["in_sample_pnl"] / days["in_sample"] if best else None,
+            "p_value": one_sided_p(mean_series(holdout_series)),
+            "p_value_in_sample": one_sided_p(mean_series(in_sample_series))}
 
 
 # ------------------------------------------------------------------------------ backtests to run
@@ -165,8 +216,10 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
         if kind == "holdout":
             rows.append({"number": subject.number, "params": subject.params, "in_sample": subject.values[0],
                          "holdout": _score(spec, outcome), "error": outcome.error,
+                         "in_sample_pnl": trial_pnl(subject),
+                         "holdout_pnl": None if outcome.error else account_pnl(outcome.results),
                          "pairs": _per_pair(spec, outcome.results) if not outcome.error else {},
-                         **({"pnl": [r["pnl"] for r in outcome.results]} if subject is best and not outcome.error else {})})
+                         **({"pnl": [r["pnl"] for r in outcome.results]} if not outcome.error else {})})
         elif kind == "exchange_holdout":
             out["exchange_holdout"] = {"pnl_quote": None if outcome.error else account_pnl(outcome.results),
                                        "error": outcome.error}
@@ -178,6 +231,8 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     out["holdout"] = rows
     if not full:
         return out
+    if holdout:
+        out["holdout_evidence"] = holdout_evidence(rows, trials, windows[spec.pairs[0]])
     out["statistics"] = return_statistics(trials, best, thresholds.pbo_blocks)
     if len(spec.pairs) > 1:  # one parameter set over several pairs: each pair judged on its own too
         out["pair_statistics"] = {pair: return_statistics(trials, best, thresholds.pbo_blocks, i)

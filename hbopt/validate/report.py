@@ -27,10 +27,10 @@ def _table(columns, rows) -> str:
 
 def verdict_html(validation: dict) -> str:
     verdict = validation["verdict"]
-    rows = [[r["check"], r["figure"], r["threshold"], "pass" if r["passed"] else "fail",
+    rows = [[r["check"], r["figure"], r.get("in_sample"), r["threshold"], "pass" if r["passed"] else "fail",
              "yes" if r["required"] else "no (shown)", r.get("note", "")] for r in validation["reasons"]]
     return (f'<h2>Verdict: <span class="{verdict}">{verdict}</span></h2>'
-            + _table(["check", "figure", "threshold", "result", "required", "note"], rows))
+            + _table(["check", "figure", "in sample", "threshold", "result", "required", "note"], rows))
 
 
 def holdout_figure(rows: list[dict], metric: str) -> go.Figure | None:

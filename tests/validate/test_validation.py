@@ -51,7 +51,15 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
     assert validation["verdict"] == "fail"
     checks = {r["check"]: r for r in validation["reasons"]}
     assert not checks["deflated Sharpe ratio"]["passed"] and checks["deflated Sharpe ratio"]["figure"] < 0.95
-    assert set(checks) >= {"holdout PnL (account)", "PBO", "neighbourhood median"}
+    assert set(checks) >= {"top 5 trials profitable on the holdout", "top 5 trials' median PnL per day (account, holdout)",
+                           "top 5 trials' mean holdout PnL per period > 0 (t-test p)", "PBO", "neighbourhood median"}
+    # the holdout is judged on the top trials' accounts, each beside what it made in sample
+    evidence = validation["holdout_evidence"]
+    for row, top in zip(validation["holdout"], summary["best"]):
+        assert row["holdout_pnl"] == pytest.approx(sum(p["account"]["pnl_quote"] for p in row["pairs"].values()))
+        assert row["in_sample_pnl"] == pytest.approx(top["account"][0]["pnl_quote"])
+    assert evidence["trials"] == 5 and evidence["profitable"] == sum(r["holdout_pnl"] > 0 for r in validation["holdout"])
+    assert checks["top 5 trials profitable on the holdout"]["figure"] == evidence["profitable"] / 5
 
     # the search never saw the holdout: every trial ran on the in-sample window, which ends (with a
     # gap as long as the longest time_limit) before the holdout starts
@@ -98,7 +106,8 @@ def test_on_a_random_walk_the_best_in_sample_fails_validation(store, hbopt, tmp_
 
     # thresholds are data too: the verdict follows them, and validate exits 0 either way
     lenient = hbopt("validate", NAME, "--min-dsr", "0", "--max-pbo", "1", "--neighbourhood", "0",
-                    "--min-oos-pnl", "-1e9", "--workers", "2", "--json")
+                    "--min-oos-pnl", "-1e9", "--min-profitable", "0", "--min-rate-ratio", "-1e9",
+                    "--max-p-value", "1", "--workers", "2", "--json")
     assert lenient.code == 0, lenient.err
     assert json.loads(lenient.out)["verdict"] == "pass"
     strict = hbopt("validate", NAME, "--workers", "2", "--json")
@@ -118,7 +127,9 @@ def test_on_a_market_with_a_persistent_edge_the_best_passes(store, hbopt, tmp_pa
     validation = summary["validation"]
     assert validation["verdict"] == "pass", validation["reasons"]
     checks = {r["check"]: r for r in validation["reasons"]}
-    assert checks["holdout PnL (account)"]["figure"] > 0 and checks["deflated Sharpe ratio"]["figure"] >= 0.95
+    evidence = validation["holdout_evidence"]
+    assert evidence["profitable"] >= 3 and evidence["median_rate"] > 0.25 * evidence["median_rate_in_sample"] > 0
+    assert evidence["p_value"] <= 0.05 and checks["deflated Sharpe ratio"]["figure"] >= 0.95
     assert checks["PBO"]["figure"] < 0.5 and validation["neighbourhood"]["holds"]
     stats = validation["statistics"]
     # every distinct trial of the 40 counts (two workers' TPE may propose one twice: it is run once)
