@@ -892,8 +892,6 @@ class LiveView:
         from rich.console import Group
         from rich.text import Text
 
-        from hbopt.search.space import tidy
-
         if not self._live or time.monotonic() - self._last < 0.25:
             return
         self._last = time.monotonic()
@@ -906,7 +904,7 @@ class LiveView:
                   f"{progress.failed} failed", f"{progress.backtests / elapsed if elapsed else 0:.2f} backtests/s",
                   f"ETA {eta:.0f}s" if eta is not None else "ETA -")
         t.add_row("best", f"{progress.best:.6g}" if progress.best is not None else "-",
-                  ", ".join(f"{k}={v}" for k, v in tidy(progress.best_params or {}).items())[:80], "", "")
+                  ", ".join(f"{k}={v}" for k, v in (progress.best_params or {}).items())[:80], "", "")
         t.add_row("workers", f"{len(stats)}", "RSS " + " ".join(f"{s['rss_mb']:.0f}MB" for s in stats),
                   f"replaced {pool.replaced}", "")
         fallbacks = progress.fallbacks.as_dict()
@@ -956,7 +954,7 @@ def print_best(rows: list[dict], title: str | None = None, validation: dict | No
          *([_number(holdout.get(b["number"], {}).get("holdout")),
             ", ".join(_number(p["account"]["pnl_quote"]) for p in holdout.get(b["number"], {}).get("pairs", {}).values())]
            if holdout else []),
-         ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()),
+         ", ".join(f"{k}={v}" for k, v in b["params"].items()),
          per_pair(b, "pnl_quote"), per_pair(b, "max_drawdown_pct"), per_pair(b, "fills"),
          ", ".join(_number(h["net_pnl_quote"]) for h in b["hummingbot"]), len(b["warnings"]) or None]
         for b in rows], title=title))

@@ -272,7 +272,7 @@ def test_a_damaged_journal_is_repaired_keeping_every_whole_record(where):
     run = where.run("study", "repair", "s1", "--json")
     one_line(run, 0, None)
     report = json.loads(run.stdout)
-    assert report["journal"]["kept"] == 6 and report["journal"]["dropped"] == [4] and report["manifest"] == "whole"
+    assert report["journal"]["kept"] == 7 and report["journal"]["dropped"] == [4] and report["manifest"] == "whole"
     assert b"not a record" in Path(report["journal"]["backup"]).read_bytes()
     resumed = where.run("discover", *SEARCH, "--iter", "2", "--study", "s1", "--json")
     one_line(resumed, 0, None)

@@ -22,7 +22,7 @@ from hbopt.engine.controllers import config_class, config_to_dict, enums_by_valu
 from hbopt.errors import ConfigError
 from hbopt.files import write_text_atomic
 from hbopt.search.storage import StudyFolder
-from hbopt.search.studies import ranked
+from hbopt.search.studies import require_ranked
 
 SCRIPT = "v2_with_controllers.py"  # Hummingbot's script that runs controller configs
 
@@ -34,9 +34,7 @@ def export_configs(name: str, best_n: int, out_dir: Path, user_module: str | Non
     folder = StudyFolder(name)
     study, manifest = folder.load(), folder.manifest()
     spec = manifest["spec"]
-    trials = ranked(study)[:best_n]
-    if not trials:
-        raise ConfigError(f"study {name} has no completed trial to export")
+    trials = require_ranked(name, study)[:best_n]
     controller_type, controller = spec["controller_type"], spec["controller"]
     try:
         cls = config_class(controller_type, controller, user_module)

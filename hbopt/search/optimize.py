@@ -45,7 +45,7 @@ from optuna.trial import TrialState
 from hbopt.engine.parity import SUMMARY_FIELDS
 from hbopt.engine.pool import Outcome, Pool, Trial
 from hbopt.search.samplers import make_sampler
-from hbopt.search.space import distributions, draw, grid_points, suggest
+from hbopt.search.space import distributions, draw, grid_points, on_steps, suggest
 from hbopt.search.spec import StudySpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created, model included
@@ -218,7 +218,7 @@ class Optimizer:
             better = progress.best is None or (values[0] > progress.best if self.spec.objectives[0].direction ==
                                                "maximize" else values[0] < progress.best)
             if better:
-                progress.best, progress.best_params = values[0], params
+                progress.best, progress.best_params = values[0], on_steps(self.space, params)
         return number
 
     def _store(self, frozen: optuna.trial.FrozenTrial) -> int:

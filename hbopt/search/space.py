@@ -92,16 +92,31 @@ class Param:
         near = [int(round(v)) if self.type == "int" else round(v, 12) for v in candidates]
         return [v for v in near if self.low - 1e-9 <= v <= self.high + 1e-9 and v != value]
 
+    @property
+    def decimals(self) -> int | None:
+        """The decimals of the step grid ``low + k * step`` (None without a step)."""
+        if not self.step:
+            return None
+        return max(0, *(-Decimal(repr(float(v))).normalize().as_tuple().exponent for v in (self.step, self.low)))
+
+    def rounded(self, value):
+        """``value`` on the parameter's step grid as the number a person writes (``0.05``, not
+        ``0.049999999999999996``); an int parameter's as an int; without a step, as drawn."""
+        if self.type == "categorical" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if self.type == "int":
+            return int(round(value))
+        return round(value, self.decimals) if self.step else value
+
     def shown(self, value) -> str:
-        """``value`` as a person reads it: to the step's decimals where there is a step
-        (``0.05``, not ``0.049999999999999996``), else to 6 significant digits."""
+        """``value`` as a person reads it: to the step's decimals where there is a step, else to
+        6 significant digits."""
         if self.type == "categorical" or isinstance(value, bool) or not isinstance(value, (int, float)):
             return str(value)
         if self.type == "int":
             return str(int(round(value)))
         if self.step:
-            decimals = max(0, -Decimal(repr(self.step)).normalize().as_tuple().exponent)
-            return f"{value:.{decimals}f}"
+            return f"{value:.{self.decimals}f}"
         return f"{value:.6g}"
 
     def grid(self) -> list:
@@ -235,10 +250,17 @@ def shown(space: list[Param], params: dict) -> str:
 
 
 def tidy(params: dict) -> dict:
-    """Floats rid of step arithmetic noise: 0.05 rather than 0.050000000000000044, 0 rather than 5.6e-17."""
+    """Floats rid of arithmetic noise: 0.05 rather than 0.050000000000000044, 0 rather than 5.6e-17."""
     return {k: round(v, 12) if isinstance(v, float) else v for k, v in params.items()}
 
 
-def config_fields(drawn: dict) -> dict:
-    """The drawn values that are controller config fields, tidied."""
-    return tidy({k: v for k, v in drawn.items() if not k.startswith("_")})
+def on_steps(space, params: dict) -> dict:
+    """``params`` as every table, ``--json`` and export give them: each on its parameter's step
+    grid (:meth:`Param.rounded`); a name the space does not hold (a study's older space), tidied."""
+    by_name = {p.name: p for p in space}
+    return {k: by_name[k].rounded(v) if k in by_name else tidy({k: v})[k] for k, v in params.items()}
+
+
+def config_fields(space, drawn: dict) -> dict:
+    """The drawn values that are controller config fields, on their steps."""
+    return on_steps(space, {k: v for k, v in drawn.items() if not k.startswith("_")})

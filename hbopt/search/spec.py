@@ -146,7 +146,7 @@ class StudySpec:
     def backtests(self, params: dict, windows: dict | None = None) -> tuple[dict, ...]:
         """The backtests (keyword arguments of :func:`hbopt.engine.backtest`) that score ``params``:
         one per pair, on ``windows[pair]`` (start, end) if given, else on the spec's window."""
-        fields = config_fields(params)
+        fields = config_fields(self.space, params)
         return tuple({"config": self.config_for(pair, fields), **self.window_kwargs((windows or {}).get(pair))}
                      for pair in self.pairs)
 
@@ -374,7 +374,7 @@ def loadable_point(spec: StudySpec, user_module: str | None) -> dict:
     first = None
     for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(8)]:
         try:
-            load_config(spec.config_for(spec.pairs[0], config_fields(point)), user_module)
+            load_config(spec.config_for(spec.pairs[0], config_fields(spec.space, point)), user_module)
             return point
         except ConfigError as exc:
             first = first or exc

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -19,7 +20,7 @@ from hbopt.engine.exchange.costs import DEFAULT_SLIPPAGE_BPS
 from hbopt.engine.pool import Pool
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Optimizer, Progress, TurboFallbacks
-from hbopt.search.space import tidy
+from hbopt.search.space import on_steps, parse_space
 from hbopt.search.spec import Objective, StudySpec
 from hbopt.search.storage import (
     SHARED,
@@ -74,6 +75,9 @@ def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, us
         storage, _ = folder.storage()
     study = optuna.create_study(study_name=folder.name, storage=storage,
                                 directions=[o.direction for o in spec.objectives], load_if_exists=True)
+    if study.metric_names is None:  # what optuna-dashboard and trials_dataframe name the values
+        with warnings.catch_warnings(category=optuna.exceptions.ExperimentalWarning, action="ignore"):
+            study.set_metric_names([o.metric for o in spec.objectives])
     if SHARED not in study.user_attrs:
         study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
     return study, windows, spec
@@ -149,6 +153,11 @@ def _spec_of(folder: StudyFolder) -> dict:
     return folder.manifest()["spec"]
 
 
+def space_of(folder: StudyFolder) -> list:
+    """The search space study ``folder`` was created with."""
+    return parse_space(_spec_of(folder)["space"])
+
+
 ABANDONED = "abandoned: its run ended before it finished"
 
 
@@ -172,6 +181,24 @@ def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return sorted(trials, key=lambda t: (sign * t.values[0], t.number))
 
 
+def require_ranked(name: str, study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """:func:`ranked`, or a :class:`ConfigError` saying why study ``name`` has no trial to rank:
+    none yet, all failed (with the most frequent error), or none feasible."""
+    trials = ranked(study)
+    if trials:
+        return trials
+    every = study.get_trials(deepcopy=False)
+    failed = [e for e in map(trial_error, every) if e]
+    if not every:
+        why = "it has no trial yet: run hbopt discover on it"
+    elif failed:
+        common = max(set(failed), key=failed.count)
+        why = f"{len(failed)} of its {len(every)} trials failed, most often with: {common}"
+    else:
+        why = f"none of its {len(every)} trials is complete and feasible (check its constraints)"
+    raise ConfigError(f"study {name} has no completed, feasible trial: {why}")
+
+
 def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None = None, top: int = 5) -> dict:
     """A study's counts and its ``top`` trials (:func:`trial_row`); ``turbo_fallbacks``
     (:meth:`TurboFallbacks.as_dict`) over all its trials if any asked for the turbo engine; with
@@ -179,7 +206,7 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
     trials = study.get_trials(deepcopy=False)
     states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
     out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},
-           "objectives": _spec_of(folder)["objective"], "best": [trial_row(t) for t in ranked(study)[:top]]}
+           "objectives": _spec_of(folder)["objective"], "best": [trial_row(t, space_of(folder)) for t in ranked(study)[:top]]}
     fallbacks = TurboFallbacks.of(t.user_attrs for t in trials)
     if fallbacks.turbo_trials:
         out["turbo_fallbacks"] = fallbacks.as_dict()
@@ -196,11 +223,11 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
 HUMMINGBOT_COLUMNS = ("net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "total_executors")
 
 
-def trial_row(t: optuna.trial.FrozenTrial) -> dict:
+def trial_row(t: optuna.trial.FrozenTrial, space) -> dict:
     """A trial's objective values, params, and per pair its ``account`` figures (None for a trial
     recorded before hbopt kept an account) and a few of ``hummingbot``'s own summary metrics."""
     metrics = t.user_attrs.get("metrics") or [{}]
-    return {"number": t.number, "values": t.values, "params": tidy(t.params),
+    return {"number": t.number, "values": t.values, "params": on_steps(space, t.params),
             "account": [m.get("account") for m in metrics],
             "hummingbot": [{k: m.get(k) for k in HUMMINGBOT_COLUMNS} for m in metrics],
             "warnings": t.user_attrs.get("warnings", [])}
@@ -312,16 +339,18 @@ def show(name: str) -> dict:
 
 def best(name: str, top: int) -> list[dict]:
     folder = StudyFolder(name)
-    return [trial_row(t) for t in ranked(folder.load())[:top]]
+    space = space_of(folder)
+    return [trial_row(t, space) for t in require_ranked(name, folder.load())[:top]]
 
 
 def export_trials(name: str, fmt: str) -> str:
     """Every trial as CSV or JSON lines: number, state, values, params, metrics, config, error."""
-    study = StudyFolder(name).load()
+    folder = StudyFolder(name)
+    study, space = folder.load(), space_of(folder)
     rows = []
     for t in study.get_trials(deepcopy=False):
         metrics = (t.user_attrs.get("metrics") or [{}])
-        rows.append({"number": t.number, "state": t.state.name, "values": t.values, "params": t.params,
+        rows.append({"number": t.number, "state": t.state.name, "values": t.values, "params": on_steps(space, t.params),
                      "metrics": metrics, "configs": t.user_attrs.get("configs"), "error": trial_error(t),
                      "warnings": t.user_attrs.get("warnings", []), "duplicate_of": t.user_attrs.get("duplicate_of"),
                      "seconds": t.user_attrs.get("seconds")})

@@ -14,7 +14,7 @@ from scipy.stats import ttest_1samp
 from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.pool import Pool, Trial
-from hbopt.search.space import nudged
+from hbopt.search.space import nudged, on_steps
 from hbopt.search.spec import StudySpec
 from hbopt.search.studies import ranked
 from hbopt.validate.statistics import deflated_sharpe, effective_trials, moments, pbo
@@ -201,7 +201,7 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
             jobs.append(("stress_holdout", best.params, stressed.backtests(best.params, holdout)))
     outcomes = pool.run(Trial(i, backtests) for i, (_, _, backtests) in enumerate(jobs))
 
-    out = {"best": best.number, "params": best.params, "in_sample_value": best.values[0], "windows": windows,
+    out = {"best": best.number, "params": on_steps(spec.space, best.params), "in_sample_value": best.values[0], "windows": windows,
            "direction": spec.objectives[0].direction}
     rows, neighbours = [], []
     stress = {"model": spec.costs.model, "multiple": thresholds.cost_multiple, "trade_cost": stressed.trade_cost}
@@ -214,7 +214,7 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
         if kind == "in_sample_ledger":
             continue
         if kind == "holdout":
-            rows.append({"number": subject.number, "params": subject.params, "in_sample": subject.values[0],
+            rows.append({"number": subject.number, "params": on_steps(spec.space, subject.params), "in_sample": subject.values[0],
                          "holdout": _score(spec, outcome), "error": outcome.error,
                          "in_sample_pnl": trial_pnl(subject),
                          "holdout_pnl": None if outcome.error else account_pnl(outcome.results),

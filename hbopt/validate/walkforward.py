@@ -20,6 +20,7 @@ from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.pool import Pool, Trial
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Progress
+from hbopt.search.space import on_steps
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import open_study, ranked, run_trials, study_names
@@ -107,7 +108,7 @@ def _run(name, spec: StudySpec, the_plan: dict, n_trials: int, pool: Pool, user_
         first_pair = fold[spec.pairs[0]]
         fold_rows.append({
             "fold": i + 1, "study": fold_name, "train": first_pair["train"], "test": first_pair["test"],
-            "winner": winner.number, "params": winner.params, "train_value": winner.values[0],
+            "winner": winner.number, "params": on_steps(spec.space, winner.params), "train_value": winner.values[0],
             "test_value": spec.score(outcome.results)[0],
             "train_pnl": sum(m["account"]["pnl_quote"] for m in winner.user_attrs["metrics"]),
             "test_pnl": account_pnl(outcome.results),

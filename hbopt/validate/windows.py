@@ -103,7 +103,7 @@ def data_windows(spec, user_module: str | None) -> DataWindows:
     from hbopt.search.spec import loadable_point
 
     tick = interval_seconds(spec.resolution)
-    fields = config_fields(loadable_point(spec, user_module))
+    fields = config_fields(spec.space, loadable_point(spec, user_module))
     configs = {pair: spec.config_for(pair, fields) for pair in spec.pairs}
     whole = {}
     for pair, config in configs.items():

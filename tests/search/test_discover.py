@@ -58,6 +58,7 @@ def test_a_small_study_completes_offline_and_resumes(two_pairs, hbopt):
     assert manifest["seed"] == 4 and len(manifest["runs"]) == 2 and manifest["versions"]["hummingbot"]
     assert manifest["data"][f"{CONNECTOR}|{PAIR}|1m"] and len(manifest["controller_source_sha256"]) == 64
     assert {"history", "importance"} <= report_charts(StudyFolder("s1").report_path)
+    assert StudyFolder("s1").load().metric_names == ["account.pnl_quote"]  # what optuna-dashboard shows
 
 
 def test_random_search_gives_the_same_trials_whatever_the_workers(two_pairs, hbopt):
@@ -194,6 +195,7 @@ def test_several_objectives_give_a_pareto_front_in_any_optuna_storage(two_pairs,
     assert run.code == 0, run.err
     study = optuna.load_study(study_name="pareto", storage=url)
     assert len(study.directions) == 2 and len(study.trials) == 6
+    assert study.metric_names == ["net_pnl_quote", "max_drawdown_usd"]
     assert all("NSGAIISampler:generation" in t.system_attrs for t in study.trials)  # proposed by NSGA-II
     front = {t.number for t in study.best_trials}
     best = json.loads(hbopt("study", "best", "pareto", "--top", "6", "--json").out)
@@ -231,7 +233,11 @@ def test_constraints_use_optunas_current_api_and_infeasible_trials_are_never_ran
     trials = trials_of("c")
     assert len(trials) == 3 and all(t.constraints["min_executors"] > 0 >= t.constraints["max_drawdown"]
                                     for t in trials)
-    assert json.loads(run.out)[0]["best"] == [] and json.loads(hbopt("study", "best", "c", "--json").out) == []
+    assert json.loads(run.out)[0]["best"] == []
+    nothing = hbopt("study", "best", "c", "--json")  # a script reading the best is told there is none, and why
+    assert nothing.code == 4 and nothing.out == ""
+    assert nothing.err.strip() == ("error: study c has no completed, feasible trial: none of its 3 trials is complete "
+                                   "and feasible (check its constraints)")
 
 
 def test_backtest_warnings_are_kept_per_trial_counted_in_the_table_and_listed_in_the_report(store, hbopt):

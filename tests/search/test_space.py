@@ -2,7 +2,7 @@ import optuna
 import pytest
 
 from hbopt.errors import ConfigError
-from hbopt.search.space import config_fields, draw, grid_points, parse_space, shown, suggest
+from hbopt.search.space import config_fields, draw, grid_points, on_steps, parse_space, shown, suggest
 
 SPACE = {
     "length": {"type": "int", "low": 10, "high": 50, "step": 10},
@@ -39,7 +39,7 @@ def test_grid_expands_conditional_branches_and_config_fields_drop_steering_param
                                                                                        "high": 1.2, "step": 0.1}})
     points = grid_points(space)
     assert len(points) == 5 * 3 * (2 + 1)
-    assert config_fields({"_trail": True, "width": 1.1000000000000001}) == {"width": 1.1}
+    assert config_fields(space, {"_trail": True, "width": 1.1000000000000001}) == {"width": 1.1}
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -64,7 +64,7 @@ def test_a_grid_needs_steps_for_floats():
         grid_points(parse_space({"x": {"type": "float", "low": 0.1, "high": 1.0}}))
 
 
-def test_parameters_are_shown_to_their_steps_decimals():
+def test_parameters_are_shown_and_given_on_their_steps():
     space = parse_space({"spread": {"type": "float", "low": 0.005, "high": 0.1, "step": 0.005},
                          "quarter": {"type": "float", "low": 0.25, "high": 2.0, "step": 0.25},
                          "length": {"type": "int", "low": 10, "high": 300, "step": 10},
@@ -74,3 +74,9 @@ def test_parameters_are_shown_to_their_steps_decimals():
              "retired": 0.30000000000000004}
     assert drawn["spread"] == 0.049999999999999996
     assert shown(space, drawn) == "spread=0.050, quarter=0.75, length=120, stop=0.0123457, ma=ema, retired=0.3"
+    # tables, --json and exports give the numbers on their step grid (a grid off the step's own
+    # decimals included), an unstepped float as drawn
+    space.append(parse_space({"offset": {"type": "float", "low": 0.0015, "high": 0.02, "step": 0.001}})[0])
+    assert on_steps(space, drawn | {"offset": 0.0015 + 0.001, "length": 120.0}) == {
+        "spread": 0.05, "quarter": 0.75, "length": 120, "stop": 0.0123456789, "ma": "ema", "retired": 0.3,
+        "offset": 0.0025}
