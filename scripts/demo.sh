@@ -25,4 +25,4 @@ step study best demo --top 3
 step validate demo
 step walkforward --controller bollinger --connector binance_perpetual --pairs BTC-USDT --days 30 --folds 3 \
     --iter 20 --turbo --seed 1 --study demo_wf
-step study export-config demo --best 1 --out "${HBOPT_HOME:-.}/conf/controllers"
+step study export-config demo --best 1 --out "${HBOPT_HOME:-.}/deploy"   # a folder to copy into Hummingbot
