@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 import ujson
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 
@@ -68,8 +68,23 @@ class CheckedStdout:
         return getattr(self._stream, name)
 
 
-out = Console()
-err = Console(stderr=True)
+class UncutConsole(Console):
+    """rich's console, except that writing to no terminal (a cron log, a pipe, a file) it cuts no
+    table and wraps no line: it is as wide as what it prints."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(UNCUT_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size) -> None:
+        Console.size.fset(self, new_size)
+
+
+UNCUT_WIDTH = 100_000
+out = UncutConsole()
+err = UncutConsole(stderr=True)
 
 
 def warn(text: str) -> None:
@@ -79,6 +94,8 @@ def warn(text: str) -> None:
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+ENGINE_HELP = ("The turbo engine (exact to Hummingbot's, faster; it steps aside to the stock one by itself and says "
+               "why) or Hummingbot's own loop.")
 FEATURE_TIMING_HELP = ("When a feature of a coarser candle reaches the ticks: once the candle has closed, or on its "
                        "open time as Hummingbot's own backtests do (look-ahead; to match a Hummingbot number).")
 
@@ -471,6 +488,14 @@ def parse_set(values: tuple[str, ...]) -> dict:
     return fields
 
 
+def with_sets(fixed, sets: tuple[str, ...]):
+    """A study file's ``fixed`` fields with ``--set`` ones over them (None without ``--set``; a
+    ``fixed`` that is not a mapping is left for the study file's check to refuse)."""
+    if not sets:
+        return None
+    return {**fixed, **parse_set(sets)} if isinstance(fixed, dict) else parse_set(sets) if fixed is None else fixed
+
+
 def controllers_module(path) -> str | None:
     from hbopt.engine.controllers import use_controllers_path
 
@@ -491,7 +516,7 @@ def controllers_module(path) -> str | None:
 @click.option("--trade-cost", type=float, default=0.0006, show_default=True,
               help="--costs hummingbot: fee per trade, as a fraction.")
 @costs_options
-@click.option("--turbo", is_flag=True, help="Use the turbo engine (same results as Hummingbot's, faster).")
+@click.option("--turbo/--stock", default=True, show_default="turbo", help=ENGINE_HELP)
 @click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
               help=FEATURE_TIMING_HELP)
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
@@ -508,9 +533,10 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest --controller bollinger --connector binance_perpetual --pair BTC-USDT \\
           --set bb_length=100 --set stop_loss=0.02 --days 30
       hbopt backtest --controller ma_cross --pair BTC-USDT --resolution 1h --days 365 --trade-cost 0.0004
-      hbopt backtest --controller pmm --pair BTC-USDT --days 90 --turbo
+      hbopt backtest --controller pmm --pair BTC-USDT --days 90
+      hbopt backtest --controller pmm --pair BTC-USDT --days 90 --stock      # Hummingbot's loop
       hbopt backtest my_controller.yml --days 30 --feature-timing open   # Hummingbot's own merge
-      hbopt backtest --controller market_maker --pair BTC-USDT --days 30 --turbo --costs exchange --slippage 3
+      hbopt backtest --controller market_maker --pair BTC-USDT --days 30 --costs exchange --slippage 3
     """
     from hbopt.engine import backtest as run_backtest
     from hbopt.files import is_stream, write_output
@@ -685,10 +711,12 @@ def spec_options(f):
         click.option("--end", help="Window end (UTC date or epoch s)."),
         click.option("--resolution", help="Backtest tick interval [default: 1m]."),
         click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006]."),
-        click.option("--turbo/--stock", default=None, help="Engine [default: the study file's, else stock]."),
+        click.option("--turbo/--stock", default=None, help=ENGINE_HELP + " [default: the study file's, else turbo]"),
         click.option("--feature-timing", type=click.Choice(["close", "open"]),
                      help=FEATURE_TIMING_HELP + " [default: the study file's, else close]"),
         click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Fix a config field for every trial (over the study file's fixed); repeatable."),
     ]
     f = study_costs_options(f)
     for option in reversed(options):
@@ -774,7 +802,7 @@ def threshold_options(f):
 
 
 def build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                     resolution, trade_cost, costs, turbo, feature_timing, controllers_path, holdout=None):
+                     resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, holdout=None):
     """The validated spec the options and study file describe, and the user's controllers module."""
     from hbopt.cache.store import CandleStore
     from hbopt.search.spec import build_spec, read_study_file
@@ -792,9 +820,8 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
                  "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution,
                  "trade_cost": trade_cost, "costs": costs,
                  "engine": None if turbo is None else ("turbo" if turbo else "stock"),
-                 "feature_timing": feature_timing, "holdout": holdout}
-    if raw.get("engine") is None and turbo is None:
-        overrides["engine"] = "stock"
+                 "feature_timing": feature_timing, "holdout": holdout,
+                 "fixed": with_sets(raw.get("fixed"), sets)}
     spec = build_spec(raw, overrides, user_module, CandleStore().pairs)
     return spec, user_module
 
@@ -816,8 +843,8 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-             resolution, trade_cost, costs, turbo, feature_timing, controllers_path, holdout, n_trials, study_name, storage,
-             pool_args, top, no_validate, thresholds, no_report, as_json, quiet):
+             resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, holdout, n_trials, study_name,
+             storage, pool_args, top, no_validate, thresholds, no_report, as_json, quiet):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers,
     keeping a holdout out of the search, then say whether the best holds.
 
@@ -836,7 +863,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
         check_storage_url(storage)  # refused before anything else is done (the database is opened later, once)
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
                                          objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
-                                         controllers_path, holdout)
+                                         controllers_path, sets, holdout)
     talk = not (as_json or quiet)
     with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
             LiveView(enabled=talk and err.is_terminal) as view:
@@ -904,7 +931,7 @@ class LiveView:
                   f"{progress.failed} failed", f"{progress.backtests / elapsed if elapsed else 0:.2f} backtests/s",
                   f"ETA {eta:.0f}s" if eta is not None else "ETA -")
         t.add_row("best", f"{progress.best:.6g}" if progress.best is not None else "-",
-                  ", ".join(f"{k}={v}" for k, v in (progress.best_params or {}).items())[:80], "", "")
+                  ", ".join(f"{k}={v}" for k, v in (progress.best_params or {}).items()), "", "")
         t.add_row("workers", f"{len(stats)}", "RSS " + " ".join(f"{s['rss_mb']:.0f}MB" for s in stats),
                   f"replaced {pool.replaced}", "")
         fallbacks = progress.fallbacks.as_dict()
@@ -1087,8 +1114,8 @@ def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json)
 @pool_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                resolution, trade_cost, costs, turbo, feature_timing, controllers_path, folds, anchored, n_trials, study_name,
-                pool_args, as_json):
+                resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, folds, anchored, n_trials,
+                study_name, pool_args, as_json):
     """Walk-forward with re-optimisation: each fold optimises afresh on its training window,
     then its winner trades the test window after it; the test windows stitch into one
     out-of-sample run.
@@ -1103,7 +1130,7 @@ def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sa
 
     spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
                                          objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
-                                         controllers_path)
+                                         controllers_path, sets)
     talk = not as_json
     with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
             LiveView(enabled=talk and err.is_terminal) as view:
@@ -1190,6 +1217,24 @@ def study_repair(name, storage, as_json):
         out.print(f"study {name}: journal: all {journal['kept']} records are whole")
     out.print(f"study {name}: manifest " + ("rebuilt from the study's storage (its run history is lost)"
                                              if report["manifest"] == "rebuilt" else "is whole"))
+
+
+@study.command("delete", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def study_delete(name, as_json):
+    """Delete a study: its folder and, for one on a database (--storage), its trials there.
+    Refused while a run holds it (exit 6).
+
+    Example: hbopt study delete noargs
+    """
+    from hbopt.search.studies import delete
+
+    info = delete(name)
+    if as_json:
+        return emit_json(info)
+    out.print(f"deleted study {name}" + (f" (and its trials in {info['storage']})" if info["storage"] else ""),
+              markup=False, highlight=False)
 
 
 @study.command("show", context_settings=CONTEXT)
@@ -1303,6 +1348,40 @@ def controllers_list(controllers_path, as_json):
                     [[e["name"], e["type"], e["package"],
                       escape(e["error"]) if "error" in e else ", ".join(e["search_space"]) or "-"]
                      for e in entries]))
+
+
+@controllers.command("show", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+@click.option("--json", "as_json", is_flag=True)
+def controllers_show(name, controllers_path, as_json):
+    """A controller's config fields (type, default, whether it must be set) and the search space
+    hbopt would use for it: the one it ships, else one inferred from its defaults.
+
+    \b
+    Examples:
+      hbopt controllers show bollinger
+      hbopt controllers show bollinger_v1 --controllers-path ~/hummingbot/controllers --json
+    """
+    from hbopt.engine.controllers import config_class, controller_type_of, search_space
+    from hbopt.search.fields import describe, inferred_space
+
+    user_module = controllers_module(controllers_path)
+    controller_type = controller_type_of(name, user_module)
+    cls = config_class(controller_type, name, user_module)
+    shipped = search_space(controller_type, name, user_module)
+    info = {"name": name, "type": controller_type, "fields": describe(cls),
+            "search_space": shipped or inferred_space(cls), "search_space_source": "shipped" if shipped else "inferred"}
+    if as_json:
+        return emit_json(info)
+    out.print(table(["field", "type", "default", "required", "choices"],
+                    [[f["name"], escape(f["type"]), escape(ujson.dumps(f["default"])), "yes" if f["required"] else "",
+                      ", ".join(map(str, f.get("choices", [])))] for f in info["fields"]],
+                    title=f"{name} ({controller_type}): config fields"))
+    out.print(table(["param", "type", "range or choices", "step"],
+                    [[p, s["type"], ", ".join(map(str, s["choices"])) if "choices" in s else f"{s['low']} .. {s['high']}",
+                      s.get("step")] for p, s in info["search_space"].items()],
+                    title=f"search space ({info['search_space_source']})"))
 
 
 # -------------------------------------------------------------------------------------- main

@@ -11,8 +11,8 @@ step data list
 step mirror refresh
 step mirror status
 step controllers list
-step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30
-step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30 --turbo
+step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30 --stock
+step backtest --controller bollinger "${pair[@]}" --set bb_length=100 --set stop_loss=0.02 --days 30   # turbo, the default
 step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo
 step backtest --controller ma_cross "${pair[@]}" --days 90 --turbo --feature-timing open   # Hummingbot's look-ahead
 step backtest --controller pmm "${pair[@]}" --set buy_spreads=0.004,0.01 --set sell_spreads=0.004,0.01 --days 30 --turbo

@@ -86,6 +86,23 @@ def _camel(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))
 
 
+def fields_controller(root, name: str, fields: str):
+    """A user's controllers folder ``root`` (created) holding ``directional_trading/NAME.py``, a
+    directional controller whose config adds ``fields`` (class body lines; ``Decimal`` and
+    ``List`` imported). Returns ``root``."""
+    _controller_file(root, "directional_trading", name).write_text(
+        "from decimal import Decimal\n"
+        "from typing import List\n"
+        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
+        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
+        f"class {_camel(name)}Config(DirectionalTradingControllerConfigBase):\n"
+        f"    controller_name: str = '{name}'\n"
+        + "".join(f"    {line.strip()}\n" for line in fields.strip().splitlines()) + "\n\n"
+        f"class {_camel(name)}(DirectionalTradingControllerBase):\n"
+        "    pass\n")
+    return root
+
+
 def signal_controller(root, name: str, signal: int):
     """A user's controllers folder ``root`` (created) holding ``directional_trading/NAME.py``, a
     directional controller whose signal is always ``signal`` (1 long, -1 short). Returns ``root``."""

@@ -64,7 +64,7 @@ def _is_finite_number(value) -> bool:
 
 
 def backtest(config: dict, start: int | None = None, end: int | None = None, resolution: str = "1m",
-             trade_cost: float = DEFAULT_TRADE_COST, engine: str = "stock", *, days: float | None = None,
+             trade_cost: float = DEFAULT_TRADE_COST, engine: str = "turbo", *, days: float | None = None,
              candles: CandleSource | CandleWindows | None = None, user_module: str | None = None,
              ledger: bool = False, feature_timing: str = "close", costs: Costs | dict = Costs()) -> dict:
     """Backtest a controller config offline and return a JSON-safe result.

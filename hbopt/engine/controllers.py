@@ -156,12 +156,17 @@ def load_config(config: dict, user_module: str | None = None):
     unknown = sorted(set(config) - set(cls.model_fields))
     if unknown:
         raise ConfigError(f"unknown field(s) for controller {controller_name}: {', '.join(unknown)}")
-    config = {**config, "controller_type": controller_type}
+    config = {**as_lists(cls, config), "controller_type": controller_type}
     config.setdefault("id", config_id(config))
     try:
         return BacktestingEngineBase.get_controller_config_instance_from_dict(
             config, controllers_module=_package_for(controller_type, controller_name, user_module))
     except ValidationError as exc:
+        missing = [".".join(map(str, e["loc"])) for e in exc.errors() if e["type"] == "missing"]
+        if missing:
+            raise ConfigError(f"{controller_name} config: {', '.join(missing)} has no default: give it with "
+                              + " ".join(f"--set {name}=..." for name in missing)
+                              + " (or fixed: in a study file)") from None
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "config"
         hint = "; Hummingbot's YAML gives an enum by its value" if first["type"] == "enum" else ""
@@ -169,12 +174,39 @@ def load_config(config: dict, user_module: str | None = None):
                           f"(got {first.get('input')!r}){hint}") from None
 
 
+def as_lists(cls, config: dict) -> dict:
+    """``config`` with each list field of ``cls`` given as one number (``0.01``) or as numbers
+    separated by commas (``"0.01,0.02"``) made a list, so every controller takes both, whether
+    or not its own validators parse strings; everything else as it is."""
+    out = dict(config)
+    for name, field in cls.model_fields.items():
+        value = out.get(name)
+        if typing.get_origin(field_class(field.annotation)) is not list:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = [value]
+        elif isinstance(value, str) and value.strip():
+            try:
+                out[name] = [float(part) for part in value.split(",")]
+            except ValueError:  # not numbers: the controller's to read
+                pass
+    return out
+
+
 def config_to_dict(config) -> dict:
     """A config instance as Hummingbot's controller YAML holds it, JSON-safe: fields in the class's
     order, enums by value (``side: 1``, ``open_order_type: 3``, ``position_mode: HEDGE``),
     Decimals as floats, lists as lists and nested configs as mappings. Hummingbot's loader (and
     :func:`load_config`) turn it back into an equal config."""
-    return json_safe(_by_value(config.model_dump(warnings=False)))
+    return json_value(config.model_dump(warnings=False))
+
+
+def json_value(value):
+    """A config value as Hummingbot's YAML writes it, JSON-safe: enums by value, Decimals as
+    floats, pydantic models as mappings, containers likewise."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(warnings=False)
+    return json_safe(_by_value(value))
 
 
 def _by_value(value):
@@ -193,7 +225,7 @@ def enums_by_value(cls, config: dict) -> dict:
     configs included; everything else as it is."""
     out = dict(config)
     for name, field in cls.model_fields.items():
-        value, kind = out.get(name), _field_class(field.annotation)
+        value, kind = out.get(name), field_class(field.annotation)
         if isinstance(value, str) and isinstance(kind, type) and issubclass(kind, enum.Enum) \
                 and value in kind.__members__ and value not in {str(m.value) for m in kind}:
             out[name] = kind[value].value
@@ -202,7 +234,7 @@ def enums_by_value(cls, config: dict) -> dict:
     return out
 
 
-def _field_class(annotation):
+def field_class(annotation):
     """The class of a field's annotation, ``Optional[X]`` read as ``X``."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     return args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 else annotation

@@ -105,12 +105,17 @@ class Progress:
     backtests: int = 0
     backtest_seconds: float = 0.0  # time workers spent in trials
     started: float = field(default_factory=time.monotonic)
-    best: float | None = None
-    best_params: dict | None = None
+    best: float | None = None  # the study's best feasible value so far, earlier runs' included (one objective)
+    best_params: dict | None = None  # its params, on their steps
     held_worker_seconds: float = 0.0  # worker time left idle while a proposal waited for an older trial
     errors: list[str] = field(default_factory=list)
     fallbacks: TurboFallbacks = field(default_factory=TurboFallbacks)  # this run's trials
     workers: int = 1
+
+    def offer(self, value: float, params: dict, maximize: bool) -> None:
+        """Keep ``value`` (and its ``params``) as the best if it beats the best so far."""
+        if self.best is None or (value > self.best if maximize else value < self.best):
+            self.best, self.best_params = value, params
 
     @property
     def held_share(self) -> float:
@@ -214,12 +219,13 @@ class Optimizer:
         number = self._store(frozen)
         progress.done += 1
         progress.fallbacks.add(attrs)
-        if values is not None and not self.spec.multi_objective and not attrs.get("constraints_violated"):
-            better = progress.best is None or (values[0] > progress.best if self.spec.objectives[0].direction ==
-                                               "maximize" else values[0] < progress.best)
-            if better:
-                progress.best, progress.best_params = values[0], on_steps(self.space, params)
+        if values is not None and not attrs.get("constraints_violated"):
+            self._offer_best(values, params, progress)
         return number
+
+    def _offer_best(self, values: list[float], params: dict, progress: Progress) -> None:
+        if not self.spec.multi_objective:
+            progress.offer(values[0], on_steps(self.space, params), self.spec.objectives[0].direction == "maximize")
 
     def _store(self, frozen: optuna.trial.FrozenTrial) -> int:
         """Write a finished trial to the study's storage in one record; its number there."""
@@ -298,6 +304,9 @@ class Optimizer:
         """Run ``n_trials`` more trials; on any exit (Ctrl-C included) finished trials are
         recorded and those still in flight are recorded as failed."""
         progress = Progress(target=n_trials, workers=self.pool.size)
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):  # the study's best so far
+            if not trial.user_attrs.get("constraints_violated"):
+                self._offer_best(trial.values, trial.params, progress)
         issued = 0
         try:
             while progress.done < progress.target:

@@ -232,6 +232,20 @@ def _mapping(setting: str, value) -> dict:
     return dict(value)
 
 
+def shipped_or_inferred_space(controller_type: str, controller: str, user_module: str | None) -> dict:
+    """The ``SEARCH_SPACE`` the controller ships, else the one inferred from its config
+    (:mod:`hbopt.search.fields`); a ConfigError when there is neither."""
+    from hbopt.engine.controllers import config_class, search_space
+    from hbopt.search.fields import inferred_space
+
+    space = search_space(controller_type, controller, user_module) or inferred_space(
+        config_class(controller_type, controller, user_module))
+    if not space:
+        raise ConfigError(f"controller {controller} ships no SEARCH_SPACE and its config has no field to search around "
+                          "(a positive number, a bool or an enum with a default): give a space in a study file")
+    return space
+
+
 def read_study_file(path: Path) -> dict:
     data = read_mapping(path, "a study")
     unknown = set(data) - _FILE_KEYS
@@ -247,7 +261,7 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
     :class:`ConfigError` naming the setting for any invalid value. Settings that need no
     controller are checked first, so one of them is refused before the controller is imported.
     """
-    from hbopt.engine.controllers import config_class, controller_type_of, default_objective, search_space
+    from hbopt.engine.controllers import config_class, controller_type_of, default_objective
 
     merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
     days, start, end = _window(merged, overrides)
@@ -288,7 +302,13 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
         raise ConfigError(f"pairs must be a list of trading pairs or ALL, not {pairs!r}")
     if not pairs:
         raise ConfigError(f"no pairs to optimise: the store holds none for {connector}")
-    space = space or parse_space(search_space(controller_type, controller, user_module))
+    both = sorted(p.name for p in space or () if p.name in fixed)
+    if both:
+        raise ConfigError(f"{', '.join(both)}: both searched (space) and fixed; keep one")
+    space = space or [p for p in parse_space(shipped_or_inferred_space(controller_type, controller, user_module))
+                      if p.name not in fixed]  # a field fixed (--set) is not searched
+    if not space:
+        raise ConfigError(f"nothing to search: every parameter of {controller}'s space is fixed")
     chosen = objectives is not None
     objectives = objectives or _objectives(default_objective(controller_type, controller, user_module)
                                            or DEFAULT_OBJECTIVE)

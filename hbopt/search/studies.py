@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import time
 import warnings
 from dataclasses import replace
@@ -252,6 +253,27 @@ def list_studies() -> list[dict]:
                      "objective": [o.get("metric") for o in spec["objective"] if isinstance(o, dict)],
                      "created_at": manifest["created_at"]})
     return rows
+
+
+def delete(name: str) -> dict:
+    """Delete study ``name``: its folder (journal, manifest, validation, ledgers, report) and, for
+    a study on a database storage, its trials there. Refused (BusyError, exit 6) while a run holds
+    a journal study's lock. Returns ``{"study", "folder", "storage"}`` (the URL, or None)."""
+    folder = StudyFolder(name)
+    if not folder.exists():
+        folder.manifest()  # "no study named ..."
+    try:
+        url = folder.storage_url()
+    except DataError:  # a damaged manifest: the folder is what there is to delete
+        url = None
+    with folder.lock(url):
+        if url:
+            try:
+                optuna.delete_study(study_name=name, storage=open_storage(url))
+            except KeyError:  # not in the database (any more): the folder is all there is
+                pass
+        shutil.rmtree(folder.path)  # unlinks links inside, never follows them
+    return {"study": name, "folder": str(folder.path), "storage": url}
 
 
 def repair(name: str, storage_url: str | None = None) -> dict:

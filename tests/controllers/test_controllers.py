@@ -1,11 +1,14 @@
 """Built-in controllers load with Hummingbot's own loader, like any user's controllers folder."""
 import json
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hummingbot.strategy_v2.backtesting.backtesting_engine_base import BacktestingEngineBase
 
-from hbopt.engine.controllers import config_class, list_controllers, search_space
-from tests.conftest import CONNECTOR, PAIR, signal_controller
+from hbopt.engine.controllers import config_class, list_controllers, load_config, search_space, use_controllers_path
+from hbopt.search.storage import StudyFolder
+from tests.conftest import CONNECTOR, PAIR, fields_controller, signal_controller
 
 BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading",
             "grid": "generic", "market_maker": "generic"}
@@ -45,3 +48,62 @@ def test_a_users_controllers_folder_loads_the_same_way(market, hbopt, tmp_path):
     assert run.code == 0, run.err
     result = json.loads(run.out)
     assert result["total_long"] > 0 and result["total_short"] == 0
+
+
+STAND_INS = Path(__file__).parents[1] / "search" / "hummingbot_controllers"  # Hummingbot's bollinger_v1, ...
+
+
+def test_show_lists_a_controllers_fields_and_the_space_it_ships(hbopt):
+    shown = json.loads(hbopt("controllers", "show", "bollinger", "--json").out)
+    fields = {f["name"]: f for f in shown["fields"]}
+    assert fields["bb_length"] == {"name": "bb_length", "type": "int", "default": 100, "required": False}
+    assert set(fields["position_mode"]["choices"]) == {"ONEWAY", "HEDGE"}  # an enum's values
+    assert (shown["search_space_source"], shown["search_space"]) == ("shipped", search_space("directional_trading",
+                                                                                             "bollinger"))
+
+
+def test_a_controller_without_a_space_gets_one_around_its_defaults(hbopt):
+    shown = json.loads(hbopt("controllers", "show", "bollinger_v1", "--controllers-path", STAND_INS, "--json").out)
+    space = shown["search_space"]
+    assert shown["search_space_source"] == "inferred"
+    assert space["bb_length"] == {"type": "int", "low": 50, "high": 200, "step": 10}  # default 100
+    assert space["stop_loss"] == {"type": "float", "low": 0.015, "high": 0.06, "step": 0.003}  # default 0.03
+    assert space["take_profit_order_type"] == {"type": "categorical", "choices": [1, 2, 3]}  # MARKET, LIMIT, LIMIT_MAKER
+    # the market, the account and sentinels stay as set: no leverage, capital, pair, zero default or string
+    assert not set(space) & {"leverage", "total_amount_quote", "trading_pair", "position_mode", "bb_long_threshold",
+                             "interval", "manual_kill_switch", "trailing_stop"}
+    grid = json.loads(hbopt("controllers", "show", "grid_strike", "--controllers-path", STAND_INS, "--json").out)
+    assert grid["search_space"]["keep_position"] == {"type": "categorical", "choices": [False, True]}
+    assert not {"start_price", "end_price", "limit_price", "min_order_amount_quote"} & set(grid["search_space"])
+
+
+def test_such_a_controller_is_searched_with_set_and_no_study_file(market, hbopt):
+    run = hbopt("discover", "--controller", "bollinger_v1", "--controllers-path", STAND_INS, "--connector", CONNECTOR,
+                "--pairs", PAIR, "--days", "2", "--iter", "3", "--workers", "1", "--holdout", "0", "--no-validate",
+                "--no-report", "--set", f"candles_connector={CONNECTOR}", "--set", f"candles_trading_pair={PAIR}",
+                "--set", "interval=1m", "--set", "stop_loss=0.02", "--json")
+    assert run.code == 0, run.err
+    [summary] = json.loads(run.out)
+    assert summary["complete"] == 3 and "bb_length" in summary["best"][0]["params"]
+    assert "stop_loss" not in summary["best"][0]["params"]  # fixed with --set: not searched
+    config = StudyFolder(summary["study"]).load().trials[0].user_attrs["configs"][0]
+    assert (config["stop_loss"], config["interval"]) == (0.02, "1m")
+
+
+def test_a_field_without_a_default_is_named_with_the_set_that_gives_it(market, hbopt, tmp_path):
+    mine = fields_controller(tmp_path / "needs_controllers", "needs", "window: int\nthreshold: float = 0.5")
+    run = hbopt("discover", "--controller", "needs", "--controllers-path", mine, "--connector", CONNECTOR,
+                "--pairs", PAIR, "--days", "1", "--iter", "2", "--workers", "1", "--study", "needs")
+    assert run.code == 4 and "window has no default: give it with --set window=..." in run.err
+    assert not StudyFolder("needs").exists()
+
+
+def test_list_fields_take_one_number_or_several_alike(tmp_path):
+    """Hummingbot's dman_maker_v2 took dca_spreads=[0.01] but refused 0.01: a list field without
+    a validator of its own now takes 0.01, "0.01,0.02" and [0.01] alike."""
+    mine = fields_controller(tmp_path / "levels_controllers", "levels", "spreads: List[Decimal] = [Decimal('0.01')]")
+    module = use_controllers_path(mine)
+    base = {"controller_name": "levels", "connector_name": CONNECTOR, "trading_pair": PAIR}
+    for given, expected in ((0.02, [Decimal("0.02")]), ("0.01,0.02", [Decimal("0.01"), Decimal("0.02")]),
+                            ([0.03], [Decimal("0.03")])):
+        assert load_config({**base, "spreads": given}, module).spreads == expected

@@ -66,7 +66,7 @@ def test_results_equal_hummingbots_engine_driven_directly(controller, timing, ma
     try:
         run = hbopt("backtest", "--controller", controller, "--connector", CONNECTOR, "--pair", PAIR, *args,
                     "--days", days, "--costs", "hummingbot", "--trade-cost", "0.0005", "--feature-timing", timing, "--json",
-                    "--ledger", ledger)
+                    "--ledger", ledger, "--stock")
     finally:
         offline.uninstall()
     assert run.code == 0, run.err
@@ -87,10 +87,16 @@ def test_results_equal_hummingbots_engine_driven_directly(controller, timing, ma
         assert [ledger_row(info)["timestamp"] for info in other["executors"]] != opened
 
 
+def test_turbo_is_the_default_engine_and_stock_is_there_when_asked_for(market, hbopt):
+    args = ("backtest", "--controller", "bollinger", "--connector", CONNECTOR, "--pair", PAIR, "--days", "1", "--json")
+    engines = [json.loads(hbopt(*args, *flag).out)["engine"] for flag in ((), ("--turbo",), ("--stock",))]
+    assert engines == ["turbo", "turbo", "stock"]
+
+
 def test_a_result_carries_what_reproduces_it(market):
     config = {"controller_name": "bollinger", "connector_name": CONNECTOR, "trading_pair": PAIR, "bb_length": 50}
     first = backtest(config, days=2, candles=None)
-    assert first["engine"] == "stock" and first["resolution"] == "1m" and first["trade_cost"] == 0.0006
+    assert first["engine"] == "turbo" and first["resolution"] == "1m" and first["trade_cost"] == 0.0006  # the defaults
     assert first["end"] == market["timestamp"].iat[-1] and first["end"] - first["start"] == 2 * 86400
     assert first["config"]["bb_length"] == 50 and first["config"]["controller_type"] == "directional_trading"
     again = backtest(first["config"], first["start"], first["end"], first["resolution"], first["trade_cost"])

@@ -154,6 +154,8 @@ def test_a_study_exports_its_best_configs_and_every_trial(two_pairs, hbopt, tmp_
     for path, trial in zip(paths, best, strict=True):  # the exported configs are the best trials' parameters
         config = yaml.safe_load(open(path))
         assert {k: config[k] for k in trial["params"]} == trial["params"]
+    shown = hbopt("study", "best", "e", "--top", "2").out  # not a terminal: no table is cut
+    assert "…" not in shown and ", ".join(f"{k}={v}" for k, v in best[0]["params"].items()) in shown
     csv_text = hbopt("study", "export", "e", "--format", "csv").out
     assert csv_text.splitlines()[0].startswith("number,state,values,bb_length") and len(csv_text.splitlines()) == 5
     assert len(hbopt("study", "export", "e", "--format", "jsonl").out.splitlines()) == 4
@@ -200,6 +202,9 @@ def test_several_objectives_give_a_pareto_front_in_any_optuna_storage(two_pairs,
     front = {t.number for t in study.best_trials}
     best = json.loads(hbopt("study", "best", "pareto", "--top", "6", "--json").out)
     assert {b["number"] for b in best[:len(front)]} == front  # the front is listed first
+    # deleting it removes its trials from the database, and its folder
+    assert hbopt("study", "delete", "pareto").code == 0
+    assert "pareto" not in optuna.get_all_study_names(url) and not StudyFolder("pareto").path.exists()
 
 
 def test_parameters_already_tried_are_not_run_again_nor_ranked_twice(two_pairs, hbopt, tmp_path):
@@ -272,3 +277,33 @@ def test_a_study_ranked_by_hummingbots_net_pnl_keeps_its_objective_and_says_so(t
     assert [t.values[0] for t in trials_of("old")] == [t.user_attrs["metrics"][0]["net_pnl_quote"]
                                                         for t in trials_of("old")]
     assert StudyFolder("old").manifest()["spec"]["objective"] == [{"metric": "net_pnl_quote", "direction": "maximize"}]
+
+
+def test_a_resumed_run_shows_the_studys_best_from_its_first_trial(two_pairs):
+    from hbopt.search.spec import build_spec
+    from hbopt.validate.studies import discover, open_pool
+
+    spec = build_spec({"controller": "bollinger", "connector": CONNECTOR, "pairs": [PAIR], "window": {"days": 1},
+                       "holdout": 0, "seed": 2}, {}, None, lambda connector: [PAIR])
+    seen = []
+    with open_pool(1) as pool:
+        discover(spec, 4, pool, study_name="resumed", report=False, validate=False)
+        earlier = max(t.values[0] for t in trials_of("resumed"))
+        discover(spec, 2, pool, study_name="resumed", report=False, validate=False,
+                 on_progress=lambda name, progress, pool: seen.append((progress.done, progress.best)))
+    this_run = [t.values[0] for t in trials_of("resumed")[4:]]
+    assert max(this_run) < earlier  # the run's own trials found less: the best shown is still the study's
+    assert seen and all(best == earlier for _, best in seen)
+
+
+def test_a_study_is_deleted_unless_a_run_holds_it(two_pairs, hbopt):
+    assert hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "2", "--workers", "1", "--study", "gone",
+                 "--quiet").code == 0
+    with StudyFolder("gone").lock():  # a run of it
+        busy = hbopt("study", "delete", "gone")
+    assert busy.code == 6 and StudyFolder("gone").exists()
+    assert hbopt("study", "delete", "gone").code == 0 and not StudyFolder("gone").path.exists()
+    again = hbopt("study", "delete", "gone")
+    assert again.code == 4 and "no study named 'gone'" in again.err
+    assert hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "2", "--workers", "1", "--study", "gone",
+                 "--days", "2", "--quiet").code == 0  # the name is free for another window
