@@ -1093,8 +1093,11 @@ def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json)
     With cost options, the best's holdout, neighbourhood and cost stress run under those costs
     (over the study's own); the statistics still read the trials as the search scored them.
     """
+    from hbopt.search.storage import StudyFolder
+    from hbopt.search.studies import study_controllers
     from hbopt.validate.studies import validate as run_validate
 
+    controllers_path = study_controllers(StudyFolder(name), controllers_path)
     result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path),
                           thresholds, top, costs, on_stage=lambda m: as_json or err.print(m, highlight=False))
     if as_json:
@@ -1314,8 +1317,10 @@ def study_export_config(name, best_n, out_dir, controllers_path, as_json):
     Example: hbopt study export-config nightly --best 3 --out deploy/
     """
     from hbopt.search.deploy import export_configs
+    from hbopt.search.storage import StudyFolder
 
-    written = export_configs(name, best_n, out_dir, controllers_module(controllers_path))
+    recorded = StudyFolder(name).manifest().get("controllers_path")  # a changed controller is warned of, not refused
+    written = export_configs(name, best_n, out_dir, controllers_module(controllers_path or recorded))
     for warning in written["warnings"]:
         warn(warning)
     if as_json:

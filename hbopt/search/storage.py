@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import inspect
 import importlib
+import importlib.util
 import json
 import re
 import time
@@ -281,6 +282,14 @@ def controller_source_hash(controller_type: str, controller_name: str, user_modu
     return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
 
 
+def controllers_folder(user_module: str | None) -> str | None:
+    """The folder a user's controllers package ``user_module`` loads from (None for the built-ins)."""
+    if not user_module:
+        return None
+    found = importlib.util.find_spec(user_module)
+    return str(Path(found.submodule_search_locations[0]).resolve()) if found and found.submodule_search_locations else None
+
+
 def data_checksums(connector: str, pairs) -> dict:
     """Checksums of the store files the study reads (as recorded by the mirror)."""
     from hbopt.cache.mirror import Mirror
@@ -301,6 +310,7 @@ def new_manifest(name: str, spec_dict: dict, storage_url: str | None, user_modul
         "versions": versions(),
         "controller_source_sha256": controller_source_hash(spec_dict["controller_type"], spec_dict["controller"],
                                                            user_module),
+        "controllers_path": controllers_folder(user_module),
         "data": data_checksums(spec_dict["connector"], spec_dict["pairs"]),
         "runs": [],
     }

@@ -26,6 +26,7 @@ from hbopt.search.spec import Objective, StudySpec
 from hbopt.search.storage import (
     SHARED,
     StudyFolder,
+    controller_source_hash,
     journal_record,
     list_study_names,
     manifest_problem,
@@ -180,6 +181,29 @@ def ranked(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
         return sorted(trials, key=lambda t: (t.number not in front, t.number))
     sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
     return sorted(trials, key=lambda t: (sign * t.values[0], t.number))
+
+
+def study_controllers(folder: StudyFolder, given: Path | None) -> Path | None:
+    """The controllers folder a stored study's controller loads from: ``given``
+    (``--controllers-path``), else the one the study recorded (None: a built-in). A ConfigError
+    when the recorded folder is gone, or when the controller's source is not the one the study
+    ran (its trials would not be what that code does)."""
+    from hbopt.engine.controllers import use_controllers_path
+
+    manifest = folder.manifest()
+    recorded = manifest.get("controllers_path")
+    path = Path(given) if given else Path(recorded) if recorded else None
+    if path is None:
+        return None
+    if not path.is_dir():
+        raise ConfigError(f"study {folder.name} loads its controller from {path}, which is no longer a folder: "
+                          "pass --controllers-path where the controllers are now")
+    spec = manifest["spec"]
+    ran = manifest.get("controller_source_sha256")
+    if ran and controller_source_hash(spec["controller_type"], spec["controller"], use_controllers_path(path)) != ran:
+        raise ConfigError(f"study {folder.name}: controller {spec['controller']} in {path} changed since the study "
+                          "ran it; restore it, or start a new study (--study NAME) on the new code")
+    return path
 
 
 def require_ranked(name: str, study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -140,6 +140,21 @@ def _made_for_the_study(folder: StudyFolder):
         raise
 
 
+def newer_data_note(name: str, windows: dict, now: dict) -> list[str]:
+    """What to say of a study whose windows, pinned when it was created, end before the data the
+    store holds now (``now``: the windows a new study would plan)."""
+    from hbopt.engine.market_data import utc
+
+    newer = {pair: now[pair]["window"][1] for pair, w in windows.items()
+             if pair in now and "window" in w and now[pair]["window"][1] > w["window"][1]}
+    if not newer:
+        return []
+    pair, end = max(newer.items(), key=lambda kv: kv[1])
+    behind = (end - windows[pair]["window"][1]) / 86400
+    return [f"study {name} searches its window as created, to {utc(windows[pair]['window'][1])}; the store now holds "
+            f"data to {utc(end)} ({behind:.3g} d past it): a new study name searches the current window"]
+
+
 def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None = None,
              storage_url: str | None = None, user_module: str | None = None, report: bool = True,
              validate: bool = True, thresholds: Thresholds = Thresholds(), top: int = 10,
@@ -156,9 +171,15 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
         folder = StudyFolder(name)
         with _made_for_the_study(folder), folder.lock(storage_url):
             warnings_ = folder.repair_journal()
-            study, windows, study_spec = open_study(folder, study_spec, storage_url, user_module,
-                                                    lambda: study_windows(study_spec, user_module))
+            planned = []
+
+            def plan(spec=study_spec):
+                planned.append(study_windows(spec, user_module))
+                return planned[0]
+            study, windows, study_spec = open_study(folder, study_spec, storage_url, user_module, plan)
             warnings_ += objective_note(name, study_spec)
+            if not planned and study_spec.start is None:  # a resumed study of "the last N days"
+                warnings_ += newer_data_note(name, windows, plan())
             on_windows(name, windows)
             in_sample = {pair: tuple(w["in_sample"]) for pair, w in windows.items()}
             progress = run_trials(folder, study, study_spec, pool, n_trials, in_sample,

@@ -1,5 +1,6 @@
 """Built-in controllers load with Hummingbot's own loader, like any user's controllers folder."""
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,8 +78,9 @@ def test_a_controller_without_a_space_gets_one_around_its_defaults(hbopt):
     assert not {"start_price", "end_price", "limit_price", "min_order_amount_quote"} & set(grid["search_space"])
 
 
-def test_such_a_controller_is_searched_with_set_and_no_study_file(market, hbopt):
-    run = hbopt("discover", "--controller", "bollinger_v1", "--controllers-path", STAND_INS, "--connector", CONNECTOR,
+def test_such_a_controller_is_searched_with_set_and_no_study_file(market, hbopt, tmp_path):
+    mine = shutil.copytree(STAND_INS, tmp_path / "copied_controllers")
+    run = hbopt("discover", "--controller", "bollinger_v1", "--controllers-path", mine, "--connector", CONNECTOR,
                 "--pairs", PAIR, "--days", "2", "--iter", "3", "--workers", "1", "--holdout", "0", "--no-validate",
                 "--no-report", "--set", f"candles_connector={CONNECTOR}", "--set", f"candles_trading_pair={PAIR}",
                 "--set", "interval=1m", "--set", "stop_loss=0.02", "--json")
@@ -88,6 +90,16 @@ def test_such_a_controller_is_searched_with_set_and_no_study_file(market, hbopt)
     assert "stop_loss" not in summary["best"][0]["params"]  # fixed with --set: not searched
     config = StudyFolder(summary["study"]).load().trials[0].user_attrs["configs"][0]
     assert (config["stop_loss"], config["interval"]) == (0.02, "1m")
+
+    # the study remembers where its controller is, and that it is the code its trials ran
+    assert hbopt("validate", summary["study"], "--workers", "1", "--json").code == 0
+    source = mine / "directional_trading" / "bollinger_v1.py"
+    source.write_text(source.read_text() + "# edited\n")
+    changed = hbopt("validate", summary["study"], "--workers", "1")
+    assert changed.code == 4 and "changed since the study ran it" in changed.err
+    mine.rename(tmp_path / "moved")
+    moved = hbopt("validate", summary["study"], "--workers", "1")
+    assert moved.code == 4 and "which is no longer a folder: pass --controllers-path" in moved.err
 
 
 def test_a_field_without_a_default_is_named_with_the_set_that_gives_it(market, hbopt, tmp_path):

@@ -307,3 +307,17 @@ def test_a_study_is_deleted_unless_a_run_holds_it(two_pairs, hbopt):
     assert again.code == 4 and "no study named 'gone'" in again.err
     assert hbopt("discover", *SMALL, "--pairs", PAIR, "--iter", "2", "--workers", "1", "--study", "gone",
                  "--days", "2", "--quiet").code == 0  # the name is free for another window
+
+
+def test_a_resumed_study_says_when_the_store_has_newer_data_than_its_window(two_pairs, store, hbopt):
+    args = [*SMALL, "--pairs", PAIR, "--iter", "1", "--workers", "1", "--study", "nightly", "--json"]
+    first = json.loads(hbopt("discover", *args).out)[0]
+    assert first["warnings"] == []
+    a_day_later = synth.generate(3, "1m", seed=1, end=synth.DEFAULT_END + 86400)
+    store.add(CandleKey(CONNECTOR, PAIR, "1m"), a_day_later, {"synthetic": True})  # what a nightly fetch brings
+    run = hbopt("discover", *args)
+    [again] = json.loads(run.out)
+    assert again["windows"] == first["windows"]  # the window is the study's, as created
+    [note] = again["warnings"]
+    assert note.startswith("study nightly searches its window as created") and "(1 d past it)" in note
+    assert note in run.err
