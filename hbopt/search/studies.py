@@ -230,8 +230,9 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
     ``progress``, this run's figures."""
     trials = study.get_trials(deepcopy=False)
     states = {s.name: sum(1 for t in trials if t.state == s) for s in (TrialState.COMPLETE, TrialState.FAIL)}
+    spec, space = _spec_of(folder), space_of(folder)
     out = {"study": folder.name, "folder": str(folder.path), "trials": len(trials), **{k.lower(): v for k, v in states.items()},
-           "objectives": _spec_of(folder)["objective"], "best": [trial_row(t, space_of(folder)) for t in ranked(study)[:top]]}
+           "objectives": spec["objective"], "best": [trial_row(t, space) for t in ranked(study)[:top]]}
     fallbacks = TurboFallbacks.of(t.user_attrs for t in trials)
     if fallbacks.turbo_trials:
         out["turbo_fallbacks"] = fallbacks.as_dict()

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.stats import ttest_1samp
 
+from hbopt.cache.candles import interval_seconds
 from hbopt.engine.account import annual_sharpe, sharpe
 from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.pool import Pool, Trial
@@ -91,15 +92,15 @@ def one_sided_p(series) -> float | None:
     return float(ttest_1samp(series, 0.0, alternative="greater").pvalue)
 
 
-def holdout_evidence(rows: list[dict], trials, windows: dict) -> dict:
+def holdout_evidence(rows: list[dict], trials, windows: dict, tick: int) -> dict:
     """What the top trials' holdout says against their in-sample run, over the ``rows`` that ran
     (the top trials, best first): ``trials`` how many; ``profitable`` and ``profitable_in_sample``
     how many made money; ``median_rate`` and ``median_rate_in_sample`` their median PnL per day;
     ``best_rate`` and ``best_rate_in_sample`` the best's; ``p_value`` (``p_value_in_sample``)
     the one-sided t-test that the top trials' mean PnL per period is above 0 on the holdout (in
-    sample); ``days`` and ``days_in_sample`` the windows' lengths."""
+    sample); ``days`` and ``days_in_sample`` the windows' lengths (``[start, end]`` of ``tick``-second candles)."""
     done = [r for r in rows if r["holdout_pnl"] is not None and r["in_sample_pnl"] is not None]
-    days = {w: (windows[w][1] - windows[w][0] + 60) / 86400 for w in ("holdout", "in_sample")}
+    days = {w: (windows[w][1] - windows[w][0] + tick) / 86400 for w in ("holdout", "in_sample")}
     by_number = {t.number: t for t in trials}
 
     def mean_series(series: list[np.ndarray]) -> np.ndarray:
@@ -232,7 +233,7 @@ def validate_study(spec: StudySpec, study, windows: dict, pool: Pool, thresholds
     if not full:
         return out
     if holdout:
-        out["holdout_evidence"] = holdout_evidence(rows, trials, windows[spec.pairs[0]])
+        out["holdout_evidence"] = holdout_evidence(rows, trials, windows[spec.pairs[0]], interval_seconds(spec.resolution))
     out["statistics"] = return_statistics(trials, best, thresholds.pbo_blocks)
     if len(spec.pairs) > 1:  # one parameter set over several pairs: each pair judged on its own too
         out["pair_statistics"] = {pair: return_statistics(trials, best, thresholds.pbo_blocks, i)

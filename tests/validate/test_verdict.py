@@ -106,7 +106,7 @@ def test_the_holdout_evidence_is_the_top_trials_account_pnl_against_their_in_sam
     hourly = [[0.5, -0.25, 0.5, 0.25], [1.0, 0.5, -0.5, 1.0], [-1.0, -0.5, 0.25, -0.25]]
     rows = [row(n, in_sample, h) for n, in_sample, h in zip((4, 9, 2), (30.0, 27.0, -3.0), hourly)]
     trials = [trial(n, [1.0, 1.0, 1.0]) for n in (4, 9, 2)]
-    result = holdout_evidence(rows, trials, windows)
+    result = holdout_evidence(rows, trials, windows, 60)
     assert result | {"p_value": None, "p_value_in_sample": None} == {
         "trials": 3, "days": 1.0, "days_in_sample": 3.0, "profitable": 2, "profitable_in_sample": 2,
         "median_rate": 1.0, "median_rate_in_sample": 9.0, "median_pnl": 1.0, "best_rate": 1.0,
@@ -120,7 +120,7 @@ def test_a_trial_whose_holdout_failed_leaves_the_evidence():
     day = 86400
     windows = {"in_sample": [0, day - 60], "holdout": [day, 2 * day - 60]}
     rows = [{"number": 1, "in_sample_pnl": 5.0, "holdout_pnl": None}, row(2, 4.0, [1.0, 1.0, 2.0])]
-    result = holdout_evidence(rows, [trial(1, [5.0]), trial(2, [4.0])], windows)
+    result = holdout_evidence(rows, [trial(1, [5.0]), trial(2, [4.0])], windows, 60)
     assert result["trials"] == 1 and result["best_rate"] is None and result["median_pnl"] == 4.0
 
 
