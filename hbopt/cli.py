@@ -4,7 +4,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
-import functools
 import os
 import sys
 from pathlib import Path
@@ -144,9 +143,10 @@ def wait_option(f):
                              f"or $HBOPT_WAIT].")(f)
 
 
-def _cost_options(defaults: bool) -> list:
-    """The options that choose a run's costs; with ``defaults``, each shows its default, else an
-    option not given is None (the study file's, else the default, then)."""
+def _cost_options(defaults: bool):
+    """A decorator adding the options that choose a run's costs (``costs``, ``maker_fee``,
+    ``taker_fee``, ``slippage``, as the API takes them); with ``defaults``, each shows its
+    default, else an option not given is None (the study file's, else the default, then)."""
     from hbopt.engine.exchange.costs import DEFAULT_MODEL, DEFAULT_SLIPPAGE_BPS, MODELS
 
     def default(value) -> dict:
@@ -155,8 +155,8 @@ def _cost_options(defaults: bool) -> list:
     def said(value) -> str:
         return "" if defaults else f" [default: the study file's, else {value}]"
 
-    return [
-        click.option("--costs", "cost_model", type=click.Choice(MODELS), **default(DEFAULT_MODEL),
+    options = [
+        click.option("--costs", type=click.Choice(MODELS), **default(DEFAULT_MODEL),
                      help="Cost model: 'exchange' (limit orders fill at their price when traded through, maker and "
                           "taker fees per connector, slippage, margin and liquidation) or 'hummingbot' (its "
                           "backtester's, exact: fills at the close, --trade-cost on every leg)." + said(DEFAULT_MODEL)),
@@ -168,35 +168,11 @@ def _cost_options(defaults: bool) -> list:
                      help="--costs exchange: a market order's slippage, in basis points." + said(f"{DEFAULT_SLIPPAGE_BPS:g}")),
     ]
 
-
-def _with_costs(f, make):
-    """``f`` taking one ``costs``, made by ``make(model, maker, taker, slippage)`` from the options."""
-    @functools.wraps(f)
-    def command(*args, cost_model, maker_fee, taker_fee, slippage, **kwargs):
-        return f(*args, costs=make(cost_model, maker_fee, taker_fee, slippage), **kwargs)
-    return command
-
-
-def costs_options(f):
-    """The cost options, handed to the command as one ``costs``
-    (:class:`hbopt.engine.exchange.costs.Costs`)."""
-    from hbopt.engine.exchange.costs import Costs
-
-    f = _with_costs(f, Costs)
-    for option in reversed(_cost_options(defaults=True)):
-        f = option(f)
-    return f
-
-
-def study_costs_options(f):
-    """The cost options of a study: handed to the command as one ``costs``, the mapping of those
-    given (for the study file's ``costs:``), or None."""
-    f = _with_costs(f, lambda model, maker, taker, slippage: {k: v for k, v in (
-        ("model", model), ("maker_fee", maker), ("taker_fee", taker), ("slippage_bps", slippage)) if v is not None}
-        or None)
-    for option in reversed(_cost_options(defaults=False)):
-        f = option(f)
-    return f
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
 
 
 @click.group(context_settings=CONTEXT)
@@ -475,8 +451,9 @@ def mirror_clear(as_json):
 
 
 # ---------------------------------------------------------------------------------- backtest
-def parse_set(values: tuple[str, ...]) -> dict:
-    """``--set key=value`` pairs; values are read as YAML (numbers, booleans, strings, lists)."""
+def parse_set(values: tuple[str, ...]) -> dict | None:
+    """``--set key=value`` pairs (None without any); values are read as YAML (numbers, booleans,
+    strings, lists)."""
     from hbopt.safe_yaml import load
 
     fields = {}
@@ -485,46 +462,44 @@ def parse_set(values: tuple[str, ...]) -> dict:
         if not sep or not name.strip():
             raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
         fields[name.strip()] = load(raw, f"--set {name.strip()}") if raw.strip() else None
-    return fields
+    return fields or None
 
 
-def with_sets(fixed, sets: tuple[str, ...]):
-    """A study file's ``fixed`` fields with ``--set`` ones over them (None without ``--set``; a
-    ``fixed`` that is not a mapping is left for the study file's check to refuse)."""
-    if not sets:
-        return None
-    return {**fixed, **parse_set(sets)} if isinstance(fixed, dict) else parse_set(sets) if fixed is None else fixed
+def set_option(help_text: str):
+    """``--set KEY=VALUE``, repeatable, handed to the command as ``sets`` (a mapping, or None)."""
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=help_text,
+                        callback=lambda ctx, param, values: parse_set(values))
 
 
-def controllers_module(path) -> str | None:
-    from hbopt.engine.controllers import use_controllers_path
-
-    return use_controllers_path(path) if path else None
+def engine_option(default):
+    """``--turbo/--stock``, handed to the command as ``engine``."""
+    return click.option("--turbo/--stock", "engine", default=default, show_default="turbo" if default else None,
+                        callback=lambda ctx, param, turbo: None if turbo is None else "turbo" if turbo else "stock",
+                        help=ENGINE_HELP + ("" if default else " [default: the study file's, else turbo]"))
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("config_file", required=False, type=click.Path(path_type=Path))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
 @wait_option
 @click.option("--controller", help="Built-in or user controller by name, e.g. bollinger.")
 @click.option("--connector", help="Connector (overrides the config's connector_name).")
 @click.option("--pair", help="Trading pair (overrides the config's trading_pair).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a config field; repeatable.")
+@set_option("Set a config field; repeatable.")
 @click.option("--days", type=float, help="The last N days of stored data [default: 30 without --start/--end].")
 @click.option("--start", help="Window start (UTC date or epoch s).")
 @click.option("--end", help="Window end (UTC date or epoch s).")
 @click.option("--resolution", default="1m", show_default=True, help="Backtest tick interval.")
 @click.option("--trade-cost", type=float, default=0.0006, show_default=True,
               help="--costs hummingbot: fee per trade, as a fraction.")
-@costs_options
-@click.option("--turbo/--stock", default=True, show_default="turbo", help=ENGINE_HELP)
+@_cost_options(defaults=True)
+@engine_option(True)
 @click.option("--feature-timing", type=click.Choice(["close", "open"]), default="close", show_default=True,
               help=FEATURE_TIMING_HELP)
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--ledger", "ledger_file", type=click.Path(path_type=Path),
               help="Also write every fill of the account and every executor to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def backtest(config_file, controller, connector, pair, sets, days, start, end, resolution, trade_cost, costs, turbo,
-             feature_timing, controllers_path, ledger_file, as_json):
+def backtest(ledger_file, as_json, **options):
     """Backtest one controller config offline on mirrored candles.
 
     \b
@@ -538,28 +513,12 @@ def backtest(config_file, controller, connector, pair, sets, days, start, end, r
       hbopt backtest my_controller.yml --days 30 --feature-timing open   # Hummingbot's own merge
       hbopt backtest --controller market_maker --pair BTC-USDT --days 30 --costs exchange --slippage 3
     """
-    from hbopt.engine import backtest as run_backtest
+    from hbopt import api
     from hbopt.files import is_stream, write_output
-    from hbopt.safe_yaml import read_mapping
 
-    if bool(config_file) == bool(controller):
-        raise click.UsageError("give a config file or --controller NAME (one of them)")
     if ledger_file:
         is_stream(ledger_file)  # a refused --ledger is said before the backtest runs
-    user_module = controllers_module(controllers_path)
-    config = read_mapping(config_file, "a controller config") if config_file else {"controller_name": controller}
-    config.update({k: v for k, v in (("connector_name", connector), ("trading_pair", pair)) if v})
-    config.update(parse_set(sets))
-    start_ts, end_ts = parse_time(start, "--start"), parse_time(end, "--end")
-    if (start_ts is None) != (end_ts is None):
-        raise click.UsageError("--start and --end go together")
-    if days is not None and start_ts is not None:
-        raise click.UsageError("use --days or --start/--end, not both")
-    if days is None and start_ts is None:
-        days = 30
-    result = run_backtest(config, start_ts, end_ts, resolution, trade_cost, "turbo" if turbo else "stock", days=days,
-                          user_module=user_module, ledger=bool(ledger_file), feature_timing=feature_timing,
-                          costs=costs)
+    result = api.backtest(**options, ledger=bool(ledger_file))
     if ledger_file:
         write_output(ledger_file, ujson.dumps(result.pop("ledger"), indent=1))
     if as_json:
@@ -693,7 +652,8 @@ def positive(ctx, param, value: float | None) -> float | None:
 
 
 def spec_options(f):
-    """The options that say what a study optimises and on what (discover and walkforward)."""
+    """The options that say what a study optimises and on what (discover and walkforward), named
+    as :func:`hbopt.search.spec.study_spec` takes them."""
     options = [
         click.argument("study_file", required=False, type=click.Path(path_type=Path)),
         click.option("--controller", help="Controller to optimise (default: the study file's, else hbopt.yml's, "
@@ -711,39 +671,21 @@ def spec_options(f):
         click.option("--end", help="Window end (UTC date or epoch s)."),
         click.option("--resolution", help="Backtest tick interval [default: 1m]."),
         click.option("--trade-cost", type=float, help="Fee per trade, as a fraction [default: 0.0006]."),
-        click.option("--turbo/--stock", default=None, help=ENGINE_HELP + " [default: the study file's, else turbo]"),
+        engine_option(None),
         click.option("--feature-timing", type=click.Choice(["close", "open"]),
                      help=FEATURE_TIMING_HELP + " [default: the study file's, else close]"),
         click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder."),
-        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-                     help="Fix a config field for every trial (over the study file's fixed); repeatable."),
+        set_option("Fix a config field for every trial (over the study file's fixed); repeatable."),
     ]
-    f = study_costs_options(f)
+    f = _cost_options(defaults=False)(f)
     for option in reversed(options):
         f = option(f)
     return f
 
 
 def pool_options(f):
-    """How the pool of backtest workers runs (discover, walkforward, validate). The command gets
-    them as one ``pool_args`` dict for ``open_pool``, with the local worker count sized to the
-    cores and the memory (said on stderr when memory is the limit, unless ``--quiet``)."""
-    @functools.wraps(f)
-    def command(*args, workers, trial_timeout, max_worker_mb, backend, address, **kwargs):
-        from hbopt.engine.local_pool import default_workers
-        from hbopt.engine.pool import check_trial_timeout
-
-        if backend == "local" and address:
-            raise click.UsageError("--address needs --backend ray")
-        check_trial_timeout(trial_timeout)
-        if backend == "local" and workers is None:
-            workers, note = default_workers(max_worker_mb)
-            if note and not kwargs.get("quiet"):
-                err.print(f"note: {note}", highlight=False, soft_wrap=True)
-        pool_args = {"workers": workers, "trial_timeout": trial_timeout, "max_worker_mb": max_worker_mb,
-                     "backend": backend, "address": address}
-        return f(*args, pool_args=pool_args, **kwargs)
-
+    """How the pool of backtest workers runs (discover, walkforward, validate), named as the API
+    takes them."""
     for option in reversed([
         click.option("--workers", type=click.IntRange(min=1),
                      help="Worker processes [default: usable cores, fewer if memory is short; Ray: every CPU "
@@ -757,24 +699,16 @@ def pool_options(f):
         click.option("--address", help="Ray cluster to join: auto, or HOST:PORT [default: a local Ray instance]."),
         wait_option,
     ]):
-        command = option(command)
-    return command
+        f = option(f)
+    return f
 
 
 def threshold_options(f):
-    """What a validation's pass needs (discover and validate): the command gets them as one
-    ``thresholds`` (a :class:`~hbopt.validate.thresholds.Thresholds`)."""
-    from hbopt.validate.thresholds import Thresholds
+    """What a validation's pass needs (discover and validate), named as
+    :class:`~hbopt.validation.thresholds.Thresholds`' fields."""
+    from hbopt.validation.thresholds import Thresholds
 
     d = Thresholds()
-
-    @functools.wraps(f)
-    def command(*args, **kwargs):
-        values = {name: kwargs.pop(name) for name in d.to_dict()}
-        if values["pbo_blocks"] % 2:
-            raise click.BadParameter("must be even", param_hint="--pbo-blocks")
-        return f(*args, thresholds=Thresholds(**values), **kwargs)
-
     for option in reversed([
         click.option("--min-dsr", type=click.FloatRange(0, 1), default=d.min_dsr, show_default=True,
                      help="Pass needs the deflated Sharpe ratio (a probability) at least this."),
@@ -797,33 +731,13 @@ def threshold_options(f):
         click.option("--pbo-blocks", type=click.IntRange(2, 24), default=d.pbo_blocks, show_default=True,
                      help="Blocks the PnL series are cut into for PBO (even)."),
     ]):
-        command = option(command)
-    return command
+        f = option(f)
+    return f
 
 
-def build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                     resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, holdout=None):
-    """The validated spec the options and study file describe, and the user's controllers module."""
-    from hbopt.cache.store import CandleStore
-    from hbopt.search.spec import build_spec, read_study_file
-
-    user_module = controllers_module(controllers_path)
-    if study_file is None and controller is None and Path("hbopt.yml").is_file():
-        study_file = Path("hbopt.yml")
-    raw = read_study_file(study_file) if study_file else {}
-    if (start is None) != (end is None):
-        raise click.UsageError("--start and --end go together")
-    if days is not None and start is not None:
-        raise click.UsageError("use --days or --start/--end, not both")
-    overrides = {"controller": controller, "connector": connector, "pairs": pairs, "across_pairs": across_pairs,
-                 "seed": seed, "sampler": sampler, "objective": list(objectives) or None, "days": days,
-                 "start": parse_time(start, "--start"), "end": parse_time(end, "--end"), "resolution": resolution,
-                 "trade_cost": trade_cost, "costs": costs,
-                 "engine": None if turbo is None else ("turbo" if turbo else "stock"),
-                 "feature_timing": feature_timing, "holdout": holdout,
-                 "fixed": with_sets(raw.get("fixed"), sets)}
-    spec = build_spec(raw, overrides, user_module, CandleStore().pairs)
-    return spec, user_module
+def say(enabled: bool):
+    """What a command says on stderr while it runs (nothing when not ``enabled``)."""
+    return lambda message: enabled and err.print(message, highlight=False, soft_wrap=True)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -831,20 +745,24 @@ def build_study_spec(study_file, controller, connector, pairs, across_pairs, see
 @click.option("--holdout", type=float, help="Share of the window kept out of the search and used to judge its best; "
                                             "0 for none [default: the study file's, else 0.25].")
 @click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True, help="Trials to add per study.")
-@click.option("--study", "study_name", help="Study name; the same name again resumes it.")
+@click.option("--study", help="Study name; the same name again resumes it.")
 @click.option("--storage", help="Optuna storage URL [default: a journal file in the study folder].")
+@click.option("--warm-start", metavar="STUDY",
+              help="Run the best trials of this study first (a model sampler's; with several pairs, STUDY_PAIR's "
+                   "for each pair's study): yesterday's winners, tried on today's window.")
+@click.option("--warm-trials", type=click.IntRange(min=1),
+              help="How many of the --warm-start study's best trials [default: 10].")
 @pool_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Rows of the final table, and trials run on the holdout.")
-@click.option("--no-validate", is_flag=True, help="Skip the validation (statistics, neighbourhood, cost stress, verdict); "
-                                                  "the top trials still run on the holdout.")
+@click.option("--no-validate", "validate", flag_value=False, default=True,
+              help="Skip the validation (statistics, neighbourhood, cost stress, verdict); the top trials still run "
+                   "on the holdout.")
 @threshold_options
-@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--no-report", "report", flag_value=False, default=True, help="Skip the HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary only (for cron).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def discover(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-             resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, holdout, n_trials, study_name,
-             storage, pool_args, top, no_validate, thresholds, no_report, as_json, quiet):
+def discover(as_json, quiet, **options):
     """Search controller parameters with optuna (or random/grid search) on a pool of workers,
     keeping a holdout out of the search, then say whether the best holds.
 
@@ -854,23 +772,15 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
       hbopt discover study.yml --pairs BTC-USDT,ETH-USDT --iter 500 --workers 2 --seed 1
       hbopt discover --controller bollinger --connector binance_perpetual --pairs ALL --sampler random --iter 2000 --json
       hbopt discover study.yml --study nightly --iter 200      # same name again = resume, adds 200
+      hbopt discover study.yml --study bb-2026-12-03 --warm-start bb-2026-12-02   # today's window, yesterday's best first
       hbopt discover --turbo --holdout 0 --no-validate         # search the whole window, judge nothing
     """
-    from hbopt.search.storage import check_storage_url
-    from hbopt.validate.studies import discover as run_discover, open_pool
+    from hbopt import api
 
-    if storage:
-        check_storage_url(storage)  # refused before anything else is done (the database is opened later, once)
-    spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
-                                         objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
-                                         controllers_path, sets, holdout)
     talk = not (as_json or quiet)
-    with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
-            LiveView(enabled=talk and err.is_terminal) as view:
-        summaries = run_discover(spec, n_trials, pool, study_name, storage, user_module, report=not no_report,
-                                 validate=not no_validate, thresholds=thresholds, top=top,
-                                 on_windows=lambda name, w: talk and print_windows(name, w),
-                                 on_progress=view.update, on_stage=lambda m: talk and err.print(m, highlight=False))
+    with LiveView(enabled=talk and err.is_terminal) as view:
+        summaries = api.discover(**options, on_windows=lambda name, w: talk and print_windows(name, w),
+                                 on_progress=view.update, on_stage=say(not quiet))
     if quiet:
         return
     for warning in (w for s in summaries for w in s["warnings"]):
@@ -878,7 +788,7 @@ def discover(study_file, controller, connector, pairs, across_pairs, seed, sampl
     if as_json:
         return emit_json(summaries)
     for s in summaries:
-        print_study_summary(s, top)
+        print_study_summary(s, options["top"])
 
 
 def print_windows(name: str, windows: dict) -> None:
@@ -1055,7 +965,7 @@ def bench_search(days, controller, trials, as_json):
 
 
 def bench_verdict(days, seed, as_json):
-    from hbopt.validate.verdict_bench import run_verdict_bench
+    from hbopt.validation.verdict_bench import run_verdict_bench
 
     with err.status("validating studies") as status:
         rows = run_verdict_bench(days, seed, progress=lambda m: status.update(m))
@@ -1075,10 +985,12 @@ def bench_verdict(days, seed, as_json):
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Trials run on the holdout.")
 @pool_options
 @threshold_options
-@study_costs_options
+@_cost_options(defaults=False)
+@set_option("Fix a config field over the study's for the runs the validation makes (a field it does not search); "
+            "repeatable.")
 @click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation as JSON (verdict, reasons, figures).")
-def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json):
+def validate(name, as_json, **options):
     """Say whether a study's best will hold: its holdout (and walk-forward, if one ran on the
     same study), the deflated Sharpe ratio, PBO, its neighbourhood and a cost stress. Exits 0
     whether the verdict is pass or fail.
@@ -1089,17 +1001,14 @@ def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json)
       hbopt validate nightly --json | jq -e '.verdict == "pass"'
       hbopt validate nightly --min-dsr 0.9 --max-pbo 0.3
       hbopt validate nightly --costs exchange   # the holdout, neighbourhood and stress under other costs
+      hbopt validate nightly --set leverage=5   # ... with a field the study did not search set otherwise
 
-    With cost options, the best's holdout, neighbourhood and cost stress run under those costs
+    With cost options or --set, the best's holdout, neighbourhood and cost stress run with them
     (over the study's own); the statistics still read the trials as the search scored them.
     """
-    from hbopt.search.storage import StudyFolder
-    from hbopt.search.studies import study_controllers
-    from hbopt.validate.studies import validate as run_validate
+    from hbopt import api
 
-    controllers_path = study_controllers(StudyFolder(name), controllers_path)
-    result = run_validate(name, {**pool_args, "controllers_path": controllers_path}, controllers_module(controllers_path),
-                          thresholds, top, costs, on_stage=lambda m: as_json or err.print(m, highlight=False))
+    result = api.validate(name, **options, on_stage=say(not as_json))
     if as_json:
         return emit_json(result)
     print_verdict(result)
@@ -1107,18 +1016,16 @@ def validate(name, top, pool_args, thresholds, costs, controllers_path, as_json)
 
 @cli.command(context_settings=CONTEXT)
 @spec_options
-@click.option("--folds", type=click.IntRange(1, 50), default=4, show_default=True, help="Test windows, one after another.")
+@click.option("--folds", type=int, default=4, show_default=True, help="Test windows, one after another (1 to 50).")
 @click.option("--anchored", is_flag=True, help="Train each fold on everything before its test window (default: "
                                                "a rolling window three test windows long).")
 @click.option("--iter", "n_trials", type=click.IntRange(min=1), default=100, show_default=True,
               help="Trials of each fold's optimisation.")
-@click.option("--study", "study_name", help="Walk-forward name (its folds are studies NAME-wf1...); "
-                                            "the same name again adds trials to each fold.")
+@click.option("--study", help="Walk-forward name (its folds are studies NAME-wf1...); "
+                              "the same name again adds trials to each fold.")
 @pool_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sampler, objectives, days, start, end,
-                resolution, trade_cost, costs, turbo, feature_timing, controllers_path, sets, folds, anchored, n_trials,
-                study_name, pool_args, as_json):
+def walkforward(as_json, **options):
     """Walk-forward with re-optimisation: each fold optimises afresh on its training window,
     then its winner trades the test window after it; the test windows stitch into one
     out-of-sample run.
@@ -1128,17 +1035,12 @@ def walkforward(study_file, controller, connector, pairs, across_pairs, seed, sa
       hbopt walkforward study.yml --folds 4 --iter 200 --turbo
       hbopt walkforward --controller bollinger --days 180 --folds 6 --anchored --iter 100 --json
     """
-    from hbopt.validate.studies import open_pool
-    from hbopt.validate.walkforward import walkforward as run_walkforward
+    from hbopt import api
 
-    spec, user_module = build_study_spec(study_file, controller, connector, pairs, across_pairs, seed, sampler,
-                                         objectives, days, start, end, resolution, trade_cost, costs, turbo, feature_timing,
-                                         controllers_path, sets)
     talk = not as_json
-    with open_pool(controllers_path=controllers_path, **pool_args) as pool, \
-            LiveView(enabled=talk and err.is_terminal) as view:
-        results = run_walkforward(spec, folds, n_trials, pool, anchored, study_name, user_module,
-                                  on_plan=lambda name, p: talk and print_plan(name, p), on_progress=view.update)
+    with LiveView(enabled=talk and err.is_terminal) as view:
+        results = api.walkforward(**options, on_plan=lambda name, p: talk and print_plan(name, p),
+                                  on_progress=view.update, on_stage=say(talk))
     if as_json:
         return emit_json(results)
     for r in results:
@@ -1267,7 +1169,7 @@ def study_best(name, top, as_json):
     """
     from hbopt.search.storage import StudyFolder
     from hbopt.search.studies import best
-    from hbopt.validate.studies import load_validation
+    from hbopt.validation.studies import load_validation
 
     rows = best(name, top)
     validation = load_validation(StudyFolder(name))
@@ -1317,10 +1219,8 @@ def study_export_config(name, best_n, out_dir, controllers_path, as_json):
     Example: hbopt study export-config nightly --best 3 --out deploy/
     """
     from hbopt.search.deploy import export_configs
-    from hbopt.search.storage import StudyFolder
 
-    recorded = StudyFolder(name).manifest().get("controllers_path")  # a changed controller is warned of, not refused
-    written = export_configs(name, best_n, out_dir, controllers_module(controllers_path or recorded))
+    written = export_configs(name, best_n, out_dir, controllers_path)
     for warning in written["warnings"]:
         warn(warning)
     if as_json:
@@ -1344,7 +1244,7 @@ def controllers_list(controllers_path, as_json):
 
     Example: hbopt controllers list
     """
-    from hbopt.engine.controllers import controller_catalog
+    from hbopt.engine.controllers import controller_catalog, controllers_module
 
     entries = controller_catalog(controllers_module(controllers_path))
     if as_json:
@@ -1368,25 +1268,48 @@ def controllers_show(name, controllers_path, as_json):
       hbopt controllers show bollinger
       hbopt controllers show bollinger_v1 --controllers-path ~/hummingbot/controllers --json
     """
-    from hbopt.engine.controllers import config_class, controller_type_of, search_space
-    from hbopt.search.fields import describe, inferred_space
+    from hbopt.engine.controllers import controllers_module
+    from hbopt.search.study_file import controller_details
 
-    user_module = controllers_module(controllers_path)
-    controller_type = controller_type_of(name, user_module)
-    cls = config_class(controller_type, name, user_module)
-    shipped = search_space(controller_type, name, user_module)
-    info = {"name": name, "type": controller_type, "fields": describe(cls),
-            "search_space": shipped or inferred_space(cls), "search_space_source": "shipped" if shipped else "inferred"}
+    info = controller_details(name, controllers_module(controllers_path))
     if as_json:
         return emit_json(info)
     out.print(table(["field", "type", "default", "required", "choices"],
                     [[f["name"], escape(f["type"]), escape(ujson.dumps(f["default"])), "yes" if f["required"] else "",
                       ", ".join(map(str, f.get("choices", [])))] for f in info["fields"]],
-                    title=f"{name} ({controller_type}): config fields"))
+                    title=f"{name} ({info['type']}): config fields"))
     out.print(table(["param", "type", "range or choices", "step"],
                     [[p, s["type"], ", ".join(map(str, s["choices"])) if "choices" in s else f"{s['low']} .. {s['high']}",
                       s.get("step")] for p, s in info["search_space"].items()],
                     title=f"search space ({info['search_space_source']})"))
+    if info["relations"]:
+        out.print("relations: " + ", ".join(info["relations"]), markup=False, highlight=False)
+
+
+# ------------------------------------------------------------------------------------- space
+@cli.group(context_settings=CONTEXT)
+def space():
+    """Search spaces: init."""
+
+
+@space.command("init", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--controllers-path", type=click.Path(path_type=Path), help="Your own controllers folder.")
+def space_init(name, controllers_path):
+    """Print a commented study file for controller NAME: the search space hbopt would use (the
+    one it ships, else one inferred from its defaults), its relations, every other config field
+    at its default (required ones marked) and the study's settings, to edit and pass to discover.
+
+    \b
+    Examples:
+      hbopt space init bollinger > study.yml && hbopt discover study.yml
+      hbopt space init macd_bb_v1 --controllers-path ~/hummingbot/controllers > macd.yml
+    """
+    from hbopt.engine.controllers import controllers_module
+    from hbopt.search.study_file import controller_details, study_file_text
+
+    click.echo(study_file_text(controller_details(name, controllers_module(controllers_path)), controllers_path),
+               nl=False)
 
 
 # -------------------------------------------------------------------------------------- main

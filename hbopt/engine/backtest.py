@@ -59,6 +59,16 @@ def check_settings(engine: str, resolution: str, trade_cost: float, feature_timi
         raise ConfigError(f"days must be more than 0 and at most {MAX_DAYS:,} (a century), not {days:g}")
 
 
+def backtest_config(config: dict, user_module: str | None = None):
+    """The controller config of ``config`` (:func:`load_config`), refused as a ConfigError when a
+    backtest could not run it: a capital (``total_amount_quote``) that is not more than 0."""
+    controller_config = load_config(config, user_module)
+    if controller_config.total_amount_quote <= 0:
+        raise ConfigError(f"total_amount_quote must be more than 0, not {controller_config.total_amount_quote}: "
+                          "it is the account's starting capital")
+    return controller_config
+
+
 def _is_finite_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -105,10 +115,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         candles = CandleWindows(candles)
     fallback = None
     with offline():
-        controller_config = load_config(config, user_module)
-        if controller_config.total_amount_quote <= 0:
-            raise ConfigError(f"total_amount_quote must be more than 0, not {controller_config.total_amount_quote}: "
-                              "it is the account's starting capital")
+        controller_config = backtest_config(config, user_module)
         charged = connector_costs(costs, controller_config.connector_name) if costs.exchange else None
         run = functools.partial(_run, controller_config=controller_config, start=start, end=end, days=days,
                                 resolution=resolution, trade_cost=trade_cost, candles=candles,

@@ -25,6 +25,11 @@ BUILTIN_MODULE = "hbopt.controllers"
 CONTROLLER_TYPES = ("directional_trading", "market_making", "generic")
 
 
+def controllers_module(path: str | Path | None) -> str | None:
+    """The package name of a user's controllers folder made importable (None without one)."""
+    return use_controllers_path(path) if path else None
+
+
 def use_controllers_path(path: str | Path) -> str:
     """Make a user's controllers folder importable; returns its package name."""
     path = Path(path).expanduser().resolve()
@@ -113,6 +118,11 @@ def _controller_module(controller_type: str, controller_name: str, user_module: 
 def search_space(controller_type: str, controller_name: str, user_module: str | None = None) -> dict:
     """The ``SEARCH_SPACE`` a controller module ships (empty if none)."""
     return dict(getattr(_controller_module(controller_type, controller_name, user_module), "SEARCH_SPACE", {}))
+
+
+def search_relations(controller_type: str, controller_name: str, user_module: str | None = None) -> list | None:
+    """The ``SEARCH_RELATIONS`` a controller module ships (``["slow > fast"]``), None if none."""
+    return getattr(_controller_module(controller_type, controller_name, user_module), "SEARCH_RELATIONS", None)
 
 
 def default_objective(controller_type: str, controller_name: str, user_module: str | None = None) -> str | None:

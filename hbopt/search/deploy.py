@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from hbopt.engine.controllers import config_class, config_to_dict, enums_by_value, load_config
+from hbopt.engine.controllers import config_class, config_to_dict, controllers_module, enums_by_value, load_config
 from hbopt.errors import ConfigError
 from hbopt.files import write_text_atomic
 from hbopt.search.storage import StudyFolder
@@ -27,12 +27,14 @@ from hbopt.search.studies import require_ranked
 SCRIPT = "v2_with_controllers.py"  # Hummingbot's script that runs controller configs
 
 
-def export_configs(name: str, best_n: int, out_dir: Path, user_module: str | None = None) -> dict:
+def export_configs(name: str, best_n: int, out_dir: Path, controllers_path: Path | None = None) -> dict:
     """Write study ``name``'s ``best_n`` best trials into ``out_dir`` (see the module). A user's
-    controller is found in ``user_module`` (its ``--controllers-path``). Returns the files written
-    (``configs``, ``scripts``, ``controllers``) and ``warnings``."""
+    controller is found in ``controllers_path``, else in the folder the study recorded (a changed
+    controller is warned of, not refused). Returns the files written (``configs``, ``scripts``,
+    ``controllers``) and ``warnings``."""
     folder = StudyFolder(name)
     study, manifest = folder.load(), folder.manifest()
+    user_module = controllers_module(controllers_path or manifest.get("controllers_path"))
     spec = manifest["spec"]
     trials = require_ranked(name, study)[:best_n]
     controller_type, controller = spec["controller_type"], spec["controller"]

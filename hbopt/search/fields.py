@@ -15,6 +15,9 @@ account's size and margin (``total_amount_quote``, ``leverage``, ``position_mode
 switch, prices and amounts (``*_price``, ``*amount*``: the market's scale, not the strategy's),
 fields whose default is zero, negative (a sentinel such as -1 for "off") or None, and lists and
 nested configs.
+
+Between searched fields named alike but for ``fast`` and ``slow`` (``macd_fast`` and
+``macd_slow``, ``fast_ma`` and ``slow_ma``), the relation ``slow > fast`` is inferred.
 """
 from __future__ import annotations
 
@@ -81,3 +84,10 @@ def _type_name(annotation) -> str:
     if origin is not None:
         return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
     return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
+def inferred_relations(names) -> list[str]:
+    """``X_slow > X_fast`` for each pair of ``names`` alike but for ``fast`` and ``slow``."""
+    names = list(names)
+    return [f"{name.replace('fast', 'slow')} > {name}" for name in names
+            if "fast" in name and name.replace("fast", "slow") in names]

@@ -24,6 +24,10 @@ trials in that order. The price is a worker left idle while the oldest trial sti
 outright loses the finished trials still waiting for an older one (at most ``lag``); a run
 stopped any other way records them.
 
+A proposal that breaks one of the space's relations is never backtested: the model is told it
+failed (TPE and NSGA-II then draw again from the same fit's state) and a random or grid point
+is skipped; :attr:`Progress.rejected` counts them, and :data:`MAX_REJECTED` in a row is an error.
+
 Parameters already tried are never backtested again: the earlier result is recorded once more,
 marked as a duplicate. Constraint violations are set on each completed trial with optuna's
 ``set_constraint``: TPE and NSGA-II read them from there, and ``Study.best_trials`` never
@@ -43,6 +47,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hbopt.engine.parity import SUMMARY_FIELDS
+from hbopt.errors import ConfigError
 from hbopt.engine.pool import Outcome, Pool, Trial
 from hbopt.search.samplers import make_sampler
 from hbopt.search.space import distributions, draw, grid_points, on_steps, suggest
@@ -52,6 +57,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study cre
 
 SYNC_SECONDS = 5.0
 LAG_PER_WORKER = 3  # proposals a model runs ahead of what it is told, per worker
+MAX_REJECTED = 10_000  # proposals in a row that break a relation before a run gives up
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 
@@ -102,6 +108,7 @@ class Progress:
     done: int = 0
     failed: int = 0
     duplicates: int = 0
+    rejected: int = 0  # proposals that broke a relation, never run
     backtests: int = 0
     backtest_seconds: float = 0.0  # time workers spent in trials
     started: float = field(default_factory=time.monotonic)
@@ -141,8 +148,10 @@ class _Asked:
 class Optimizer:
     """Runs ``n_trials`` more trials of one study on a pool."""
 
-    def __init__(self, study: optuna.Study, spec: StudySpec, pool: Pool, windows: dict | None = None):
-        """``windows``: pair -> (start, end) each trial is backtested on (default: the spec's window)."""
+    def __init__(self, study: optuna.Study, spec: StudySpec, pool: Pool, windows: dict | None = None, first=()):
+        """``windows``: pair -> (start, end) each trial is backtested on (default: the spec's window);
+        ``first``: points (all or some of the space's params) the model is asked to run before
+        it draws its own, those the study already ran left out (optuna's ``enqueue_trial``)."""
         self.study, self.spec, self.pool, self.windows = study, spec, pool, windows
         self.space = list(spec.space)
         self.model = (optuna.create_study(directions=[o.direction for o in spec.objectives],
@@ -162,7 +171,9 @@ class Optimizer:
         highest = max(drawn, default=-1)
         # Points a stopped run drew but never finished come first, then new ones.
         self._indices = itertools.chain((i for i in range(highest) if i not in drawn), itertools.count(highest + 1))
-        self._grid = grid_points(self.space) if spec.sampler == "grid" else None
+        self._grid = [p for p in grid_points(self.space) if spec.allows(p)] if spec.sampler == "grid" else None
+        self._first = collections.deque(p for p in first if params_key(p) not in self._known)
+        self._warm: set[int] = set()  # the model's numbers of the trials run from ``first``
 
     def _sync(self) -> None:
         """Read the trials finished in the study since the last sync (earlier runs', other drivers')
@@ -179,9 +190,26 @@ class Optimizer:
                     self.model.add_trial(trial)
 
     # -- proposing ----------------------------------------------------------------------------
-    def _propose(self) -> tuple[object, dict] | None:
+    def _propose(self, progress: Progress) -> tuple[object, dict] | None:
+        """The next point to run, with its model trial or draw index; None when the grid is done."""
+        for _ in range(MAX_REJECTED):
+            proposal = self._draw()
+            if proposal is None or self.spec.allows(proposal[1]):
+                return proposal
+            progress.rejected += 1
+            if self.model is not None:
+                self.model.tell(proposal[0], state=TrialState.FAIL)
+        raise ConfigError(f"{MAX_REJECTED} proposals in a row broke the space's relations "
+                          f"({', '.join(r.text for r in self.spec.relations)}): widen the space or drop a relation")
+
+    def _draw(self) -> tuple[object, dict] | None:
         if self.model is not None:
+            warm = bool(self._first)
+            if warm:
+                self.model.enqueue_trial(self._first.popleft())  # the next ask takes it
             trial = self.model.ask()
+            if warm:
+                self._warm.add(trial.number)
             return trial, suggest(self.space, trial)
         index = next(self._indices)
         if self._grid is not None:
@@ -278,6 +306,8 @@ class Optimizer:
         key = params_key(entry.params)
         if entry.twin_of is not None:
             attrs = _as_duplicate(attrs, entry.twin_of.number)
+        if entry.handle.number in self._warm:
+            attrs = {**attrs, "warm_start": True}
         entry.number = self._record(entry.handle, entry.params, values, attrs, constraints, progress)
         if entry.twin_of is None and entry.duplicate_of is None:
             self._untold.pop(key, None)
@@ -317,7 +347,7 @@ class Optimizer:
                         if not self._may_ask(issued):
                             held = True
                             break
-                    proposal = self._propose()
+                    proposal = self._propose(progress)
                     if proposal is None:  # the grid is exhausted
                         progress.target = issued
                         break

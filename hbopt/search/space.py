@@ -12,10 +12,20 @@ A space is a mapping ``name -> spec``, in the order parameters are drawn::
 ``when`` makes a parameter conditional: it is drawn only when every named earlier parameter
 took (one of) the given value(s). Parameters whose name starts with ``_`` steer conditions and
 are not written into the controller config.
+
+Relations between parameters (a study file's ``relations``, a controller's ``SEARCH_RELATIONS``)
+are comparisons of arithmetic over parameters, fixed fields and numbers::
+
+    relations: ["slow_ma > fast_ma", "take_profit >= 1.5 * stop_loss", "5 <= fast <= slow / 2"]
+
+A drawn point that breaks one is never backtested (:class:`Relation`).
 """
 from __future__ import annotations
 
+import ast
+import functools
 import math
+import operator
 from decimal import Decimal
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +51,21 @@ class Param:
     when: tuple[tuple[str, tuple], ...] = ()
 
     @property
+    def lowest(self):
+        """The first choice, or the low bound."""
+        if self.type == "categorical":
+            return self.choices[0]
+        return int(self.low) if self.type == "int" else self.low
+
+    @property
+    def highest(self):
+        """The last choice, or the highest value on the step grid (the high bound without a step)."""
+        if self.type == "categorical":
+            return self.choices[-1]
+        top = self.low + self.step * math.floor((self.high - self.low) / self.step + 1e-9) if self.step else self.high
+        return int(round(top)) if self.type == "int" else round(top, 12)
+
+    @property
     def is_config_field(self) -> bool:
         return not self.name.startswith("_")
 
@@ -54,6 +79,15 @@ class Param:
         if self.type == "float":
             return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
         return optuna.distributions.CategoricalDistribution(self.choices)
+
+    def contains(self, value) -> bool:
+        """Whether the parameter can draw ``value`` (one of its choices; inside its bounds and on
+        its step grid)."""
+        if self.type == "categorical":
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            return False
+        return not self.step or abs((value - self.low) / self.step - round((value - self.low) / self.step)) < 1e-9
 
     def suggest(self, trial: optuna.Trial):
         if self.type == "int":
@@ -128,6 +162,83 @@ class Param:
         count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
         values = [self.low + step * i for i in range(count)]
         return [int(v) for v in values] if self.type == "int" else [round(v, 12) for v in values]
+
+
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+            ast.NotEq: operator.ne}
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A relation a point must keep, as written (``slow > fast``): comparisons (``<``, ``<=``,
+    ``>``, ``>=``, ``!=``, chained) of ``+ - * /`` over names and numbers. It holds vacuously on a
+    point that lacks one of its names (a conditional parameter not drawn)."""
+
+    text: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text, known=None) -> Relation:
+        """The relation ``text``; a ConfigError unless it is one (naming only ``known`` names, if given)."""
+        try:
+            tree = ast.parse(text, mode="eval").body if isinstance(text, str) else None
+        except SyntaxError:
+            tree = None
+        if not isinstance(tree, ast.Compare) or not all(type(op) in _COMPARE for op in tree.ops) or \
+                not all(_arithmetic(node) for node in [tree.left, *tree.comparators]):
+            raise ConfigError(f"relation {text!r}: write a comparison such as 'slow > fast' or "
+                              "'take_profit >= 2 * stop_loss' (<, <=, >, >=, != over + - * /, names and numbers)")
+        names = tuple(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)))
+        unknown = [n for n in names if known is not None and n not in known]
+        if unknown:
+            raise ConfigError(f"relation {text!r}: {', '.join(unknown)} is neither a searched parameter nor a fixed "
+                              "field")
+        return cls(text, names)
+
+    @functools.cached_property
+    def _tree(self) -> ast.Compare:
+        return ast.parse(self.text, mode="eval").body
+
+    def holds(self, values: dict) -> bool:
+        if any(name not in values for name in self.names):
+            return True
+        tree = self._tree
+        left = _evaluate(tree.left, values)
+        for op, node in zip(tree.ops, tree.comparators):
+            right = _evaluate(node, values)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+
+def _arithmetic(node) -> bool:
+    if isinstance(node, ast.BinOp):
+        return type(node.op) in _ARITHMETIC and _arithmetic(node.left) and _arithmetic(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, ast.USub) and _arithmetic(node.operand)
+    return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and type(node.value) in (int, float))
+
+
+def _evaluate(node, values: dict) -> float:
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
+        return math.inf if isinstance(node.op, ast.Div) and right == 0 else _ARITHMETIC[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp):
+        return -_evaluate(node.operand, values)
+    if isinstance(node, ast.Name):
+        return float(values[node.id])
+    return float(node.value)
+
+
+def parse_relations(raw, known) -> list[Relation]:
+    """A list of relations (see :class:`Relation`) over the ``known`` names."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(f"relations must be a list such as ['slow > fast'], not {raw!r}")
+    return [Relation.parse(text, known) for text in raw]
 
 
 def parse_space(raw: dict) -> list[Param]:

@@ -7,6 +7,7 @@ A study file (YAML)::
     pairs: [BTC-USDT, ETH-USDT]           # or ALL (the default): every pair stored for the connector
     fixed: {total_amount_quote: 1000}     # config fields that do not vary
     space: {bb_length: {type: int, low: 20, high: 300, step: 10}, ...}   # default: the controller's
+    relations: ["slow_ma > fast_ma"]      # points that break one are never run (default: the controller's)
     objective: account.sharpe             # or {metric: account.max_drawdown_pct, direction: minimize}, or a list (Pareto)
     constraints: {min_executors: 20, max_drawdown: 0.25, account.fills: {min: 40}}
     window: {days: 90}                    # or {start: 2025-01-01, end: 2025-04-01}
@@ -44,9 +45,9 @@ from hbopt.engine.backtest import check_settings
 from hbopt.engine.exchange.costs import Costs
 from hbopt.engine.market_data import utc
 from hbopt.engine.parity import SUMMARY_FIELDS
-from hbopt.errors import ConfigError, ControllerError
+from hbopt.errors import ConfigError, ControllerError, UsageError
 from hbopt.safe_yaml import read_mapping
-from hbopt.search.space import Param, config_fields, draw, parse_space
+from hbopt.search.space import Param, Relation, config_fields, draw, parse_relations, parse_space
 
 DEFAULT_CONTROLLER = "bollinger"
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
@@ -56,11 +57,12 @@ DEFAULT_OBJECTIVE = "account.pnl_quote"
 RETIRED = {"equity_pnl_quote": "account.pnl_quote"}
 UNMEASURED = 1e12  # a constraint's violation when its figure is missing (finite: stored as JSON)
 SHORTHANDS = {"min_executors": ("total_executors", "min"), "max_drawdown": ("account.max_drawdown_pct", "max")}
-_FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "objective", "constraints", "window",
+_FILE_KEYS = {"controller", "connector", "pairs", "fixed", "space", "relations", "objective", "constraints", "window",
               "resolution", "trade_cost", "costs", "sampler", "across_pairs", "engine", "seed", "feature_timing",
               "holdout"}
 _COSTS_KEYS = ("model", "maker_fee", "taker_fee", "slippage_bps")
 DEFAULT_HOLDOUT = 0.25
+RELATION_TRIES, LOAD_TRIES = 256, 9  # points drawn to find one that keeps the relations, and loaded
 MAX_HOLDOUT = 0.75
 
 
@@ -123,11 +125,17 @@ class StudySpec:
     seed: int | None = None
     feature_timing: str = "close"
     holdout: float = DEFAULT_HOLDOUT
+    relations: tuple[Relation, ...] = ()
     default_objective: bool = field(default=False, compare=False)  # no objective was asked for
 
     @property
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
+
+    def allows(self, params: dict) -> bool:
+        """Whether drawn ``params`` (with the fixed fields) keep every relation of the space."""
+        values = {**self.fixed, **params}
+        return all(r.holds(values) for r in self.relations)
 
     def config_for(self, pair: str, params: dict) -> dict:
         """The full controller config of a trial on ``pair``."""
@@ -183,7 +191,7 @@ class StudySpec:
         return {
             "controller": self.controller, "controller_type": self.controller_type, "connector": self.connector,
             "pairs": list(self.pairs), "fixed": self.fixed,
-            "space": {p.name: _param_dict(p) for p in self.space},
+            "space": {p.name: _param_dict(p) for p in self.space}, "relations": [r.text for r in self.relations],
             "objective": [{"metric": o.metric, "direction": o.direction} for o in self.objectives],
             "constraints": self.constraints, "window": {"days": self.days, "start": self.start, "end": self.end},
             "resolution": self.resolution, "trade_cost": self.trade_cost,
@@ -244,6 +252,99 @@ def shipped_or_inferred_space(controller_type: str, controller: str, user_module
         raise ConfigError(f"controller {controller} ships no SEARCH_SPACE and its config has no field to search around "
                           "(a positive number, a bool or an enum with a default): give a space in a study file")
     return space
+
+
+def controller_relations(controller_type: str, controller: str, user_module: str | None, names) -> list[str]:
+    """The ``SEARCH_RELATIONS`` the controller ships, else those inferred between ``names`` (the
+    searched and fixed fields: :func:`hbopt.search.fields.inferred_relations`)."""
+    from hbopt.engine.controllers import search_relations
+    from hbopt.search.fields import inferred_relations
+
+    shipped = search_relations(controller_type, controller, user_module)
+    return list(shipped) if shipped is not None else inferred_relations(names)
+
+
+def _relations(raw, space: list[Param], fixed: dict, defaults: list[str]) -> tuple[Relation, ...]:
+    """The spec's relations: ``raw`` (a study file's), else the controller's ``defaults`` whose
+    names are all searched or fixed, one at least searched. Each name must be a numeric parameter
+    or a fixed number."""
+    searched = {p.name for p in space}
+    known = searched | set(fixed)
+    if raw is None:
+        raw = [text for text in defaults if known >= set(names := Relation.parse(text).names) and searched & set(names)]
+    relations = parse_relations(raw, known)
+    by_name = {p.name: p for p in space}
+    for relation in relations:
+        for name in relation.names:
+            param = by_name.get(name)
+            numeric = (all(isinstance(c, (int, float)) for c in param.choices) if param and param.type == "categorical"
+                       else param is not None or _is_number(fixed[name]))
+            if not numeric:
+                raise ConfigError(f"relation {relation.text!r}: {name} is not a number")
+    return tuple(relations)
+
+
+def _is_number(value) -> bool:
+    try:
+        return math.isfinite(float(value)) and not isinstance(value, bool)
+    except (TypeError, ValueError):
+        return False
+
+
+def window_options(days, start, end) -> tuple[float | None, int | None, int | None]:
+    """``(days, start, end)`` as options give them (``start``/``end``: a date, its text or epoch
+    seconds), start and end as epoch seconds; a UsageError for ``start`` without ``end`` (or the
+    reverse) or for both ``days`` and a start."""
+    if (start is None) != (end is None):
+        raise UsageError("start and end go together (--start, --end)")
+    if days is not None and start is not None:
+        raise UsageError("use days or start and end, not both (--days, --start/--end)")
+    return days, None if start is None else epoch_seconds(start, "start"), None if end is None else epoch_seconds(end, "end")
+
+
+def study_spec(study_file=None, *, controller=None, connector=None, pairs=None, across_pairs=None, seed=None,
+               sampler=None, objectives=(), days=None, start=None, end=None, resolution=None, trade_cost=None,
+               costs=None, maker_fee=None, taker_fee=None, slippage=None, engine=None, feature_timing=None,
+               controllers_path=None, sets=None, holdout=None) -> tuple[StudySpec, str | None]:
+    """The validated spec a study file and options describe (None: not given, the file's or the
+    default), and the user's controllers module. Without a file or a ``controller``,
+    ``hbopt.yml`` in the current folder is the study file if there is one. ``pairs`` is a list or
+    ``"A,B"`` or ``"ALL"``; ``costs`` a cost model's name; ``sets`` config fields fixed over the
+    file's ``fixed``."""
+    from hbopt.cache.store import CandleStore
+    from hbopt.engine.controllers import controllers_module
+
+    user_module = controllers_module(controllers_path)
+    if study_file is None and controller is None and Path("hbopt.yml").is_file():
+        study_file = Path("hbopt.yml")
+    raw = read_study_file(Path(study_file)) if study_file else {}
+    days, start, end = window_options(days, start, end)
+    fixed = raw.get("fixed")
+    if sets:
+        fixed = {**fixed, **sets} if isinstance(fixed, dict) else dict(sets) if fixed is None else fixed
+    given_costs = {k: v for k, v in (("model", costs), ("maker_fee", maker_fee), ("taker_fee", taker_fee),
+                                     ("slippage_bps", slippage)) if v is not None}
+    overrides = {"controller": controller, "connector": connector,
+                 "pairs": ",".join(pairs) if isinstance(pairs, (list, tuple)) else pairs, "across_pairs": across_pairs,
+                 "seed": seed, "sampler": sampler, "objective": [objectives] if isinstance(objectives, str) else list(objectives) or None, "days": days,
+                 "start": start, "end": end, "resolution": resolution, "trade_cost": trade_cost,
+                 "costs": given_costs or None, "engine": engine, "feature_timing": feature_timing, "holdout": holdout,
+                 "fixed": fixed if sets else None}
+    return build_spec(raw, overrides, user_module, CandleStore().pairs), user_module
+
+
+def with_fixed(spec: StudySpec, sets: dict | None, user_module: str | None) -> StudySpec:
+    """``spec`` with the config fields ``sets`` fixed over its own (a validation under another
+    capital or leverage, say); a ConfigError for a field the study searches, or one that does not
+    load."""
+    if not sets:
+        return spec
+    searched = sorted(set(sets) & {p.name for p in spec.space})
+    if searched:
+        raise ConfigError(f"{', '.join(searched)}: searched by the study, so not fixed by --set")
+    changed = replace(spec, fixed={**spec.fixed, **sets})
+    loadable_point(changed, user_module)
+    return changed
 
 
 def read_study_file(path: Path) -> dict:
@@ -309,6 +410,9 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
                       if p.name not in fixed]  # a field fixed (--set) is not searched
     if not space:
         raise ConfigError(f"nothing to search: every parameter of {controller}'s space is fixed")
+    relations = _relations(merged.get("relations"), space, fixed,
+                           controller_relations(controller_type, controller, user_module,
+                                               [*(p.name for p in space), *fixed]))
     chosen = objectives is not None
     objectives = objectives or _objectives(default_objective(controller_type, controller, user_module)
                                            or DEFAULT_OBJECTIVE)
@@ -322,7 +426,8 @@ def build_spec(raw: dict, overrides: dict, user_module: str | None, stored_pairs
                      pairs=tuple(pairs), space=tuple(space), objectives=objectives, fixed=fixed,
                      constraints=constraints, days=days, start=start, end=end, resolution=resolution,
                      trade_cost=trade_cost, costs=costs, engine=engine, sampler=sampler, across_pairs=across, seed=seed,
-                     feature_timing=feature_timing, holdout=float(holdout), default_objective=not chosen)
+                     feature_timing=feature_timing, holdout=float(holdout), relations=relations,
+                     default_objective=not chosen)
     loadable_point(spec, user_module)
     return spec
 
@@ -382,19 +487,24 @@ def _window(merged: dict, overrides: dict) -> tuple[float | None, int | None, in
 
 
 def loadable_point(spec: StudySpec, user_module: str | None) -> dict:
-    """A point of the space that makes a valid controller config with the fixed fields: the
-    lowest (first) values, else the first of a few seeded random points that loads (a space may
-    hold invalid combinations, which become failed trials, but not only those). A ConfigError
-    with the first failure if none loads; a ControllerError if the controller's own validation
-    raises anything else."""
-    from hbopt.engine.controllers import load_config
+    """A point of the space that keeps its relations and makes a valid controller config with the
+    fixed fields: the lowest (first) values, else the first of a few seeded random points that
+    does (a space may hold invalid combinations, which become failed trials, but not only those).
+    A ConfigError with the first failure if none does (the capital one, as
+    :func:`hbopt.engine.backtest.backtest_config` checks it); a ControllerError if the
+    controller's own validation raises anything else."""
+    from hbopt.engine.backtest import backtest_config
 
-    lowest = {p.name: p.choices[0] if p.type == "categorical" else int(p.low) if p.type == "int" else p.low
-              for p in spec.space}
+    lowest = {p.name: p.lowest for p in spec.space}
+    kept = [point for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(RELATION_TRIES)]
+            if spec.allows(point)]
+    if not kept:
+        raise ConfigError(f"relations {', '.join(r.text for r in spec.relations)}: none of {RELATION_TRIES + 1} points "
+                          "drawn from the space keeps them; widen the space or drop a relation")
     first = None
-    for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(8)]:
+    for point in kept[:LOAD_TRIES]:
         try:
-            load_config(spec.config_for(spec.pairs[0], config_fields(spec.space, point)), user_module)
+            backtest_config(spec.config_for(spec.pairs[0], config_fields(spec.space, point)), user_module)
             return point
         except ConfigError as exc:
             first = first or exc

@@ -44,44 +44,50 @@ def study_names(spec: StudySpec, name: str | None) -> list[tuple[str, StudySpec]
     return [(f"{name or spec.controller + '_' + spec.connector}_{pair}", spec.with_pairs([pair])) for pair in spec.pairs]
 
 
-_AGREED = ("controller", "connector", "pairs", "space", "objective", "constraints", "window", "resolution",
+_AGREED = ("controller", "connector", "pairs", "space", "relations", "objective", "constraints", "window", "resolution",
            "trade_cost", "costs", "across_pairs", "fixed", "feature_timing", "holdout")  # what a resumed study must keep
 # what a study recorded before a setting existed ran with
-UNRECORDED = {"feature_timing": "close", "holdout": 0,
+UNRECORDED = {"feature_timing": "close", "holdout": 0, "relations": [],
               "costs": {"model": "hummingbot", "maker_fee": None, "taker_fee": None, "slippage_bps": DEFAULT_SLIPPAGE_BPS}}
+
+
+def recorded_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None) -> tuple[StudySpec, dict | None]:
+    """What a study already records, checked against ``spec`` without writing anything: ``spec``
+    (with the recorded objectives if it asked for none) and the recorded windows (the manifest's,
+    else the shared study's; None for a study that does not exist yet). A different spec is a
+    ConfigError."""
+    manifest = folder.manifest() if folder.exists() else None
+    url = folder.storage_url(storage_url)
+    shared = _shared_record(open_storage(url), folder.name) if url else None
+    for recorded in (manifest or {}).get("spec"), (shared or {}).get("spec"):
+        if recorded:
+            spec = _kept_objective(folder.name, recorded, spec)
+            _refuse_changes(folder.name, recorded, spec.to_dict())
+    return spec, (manifest or {}).get("windows") or (shared or {}).get("windows")
 
 
 def open_study(folder: StudyFolder, spec: StudySpec, storage_url: str | None, user_module: str | None,
                plan_windows: Callable[[], dict | None] = lambda: None) -> tuple[optuna.Study, dict | None, StudySpec]:
     """The study to run, the windows its trials and checks run on (per pair) and its spec, created
-    with its manifest if new. What the study was created with wins: a different spec is refused
-    (but a spec that asked for no objective takes the study's: a study made before the account
-    existed keeps ranking by Hummingbot's net PnL), and the windows are the recorded ones (the
-    manifest's, else the shared study's), else ``plan_windows()``. The spec and windows are also kept in the study itself (user attribute
-    :data:`SHARED`): on a database, drivers on other machines run the same search on the same
-    windows; on the journal, ``hbopt study repair`` rebuilds a lost manifest from them. A new
-    study's manifest is written before its journal, so a run stopped in between resumes."""
-    manifest = folder.manifest() if folder.exists() else None
+    with its manifest if new. What the study was created with wins (:func:`recorded_study`): a
+    different spec is refused, and the windows are the recorded ones, else ``plan_windows()``.
+    The spec and windows are also kept in the study itself (user attribute :data:`SHARED`): on a
+    database, drivers on other machines run the same search on the same windows; on the journal,
+    ``hbopt study repair`` rebuilds a lost manifest from them. A new study's manifest is written
+    before its journal, so a run stopped in between resumes."""
+    spec, windows = recorded_study(folder, spec, storage_url)
+    windows = windows or plan_windows()
     url = folder.storage_url(storage_url)
-    storage = open_storage(url) if url else None
-    shared = _shared_record(storage, folder.name) if url else None
-    for recorded in (manifest or {}).get("spec"), (shared or {}).get("spec"):
-        if recorded:
-            spec = _kept_objective(folder.name, recorded, spec)
-            _refuse_changes(folder.name, recorded, spec.to_dict())
-    spec_dict = spec.to_dict()
-    windows = (manifest or {}).get("windows") or (shared or {}).get("windows") or plan_windows()
-    if manifest is None:
-        folder.write_manifest({**new_manifest(folder.name, spec_dict, url, user_module), "windows": windows})
-    if storage is None:
-        storage, _ = folder.storage()
+    if not folder.exists():
+        folder.write_manifest({**new_manifest(folder.name, spec.to_dict(), url, user_module), "windows": windows})
+    storage, _ = folder.storage(url)
     study = optuna.create_study(study_name=folder.name, storage=storage,
                                 directions=[o.direction for o in spec.objectives], load_if_exists=True)
     if study.metric_names is None:  # what optuna-dashboard and trials_dataframe name the values
         with warnings.catch_warnings(category=optuna.exceptions.ExperimentalWarning, action="ignore"):
             study.set_metric_names([o.metric for o in spec.objectives])
     if SHARED not in study.user_attrs:
-        study.set_user_attr(SHARED, {"spec": spec_dict, "windows": windows})
+        study.set_user_attr(SHARED, {"spec": spec.to_dict(), "windows": windows})
     return study, windows, spec
 
 
@@ -124,12 +130,14 @@ def _refuse_changes(name: str, recorded: dict, spec_dict: dict) -> None:
 
 
 def run_trials(folder: StudyFolder, study: optuna.Study, spec: StudySpec, pool: Pool, n_trials: int,
-               windows: dict | None = None, on_progress: Callable[[Progress], None] = lambda p: None) -> Progress:
+               windows: dict | None = None, on_progress: Callable[[Progress], None] = lambda p: None,
+               first=()) -> Progress:
     """Run ``n_trials`` more trials on ``pool``, each backtested on ``windows[pair]`` (start, end)
-    if given; record the run in the manifest. Every trial failing raises its error (see
-    :func:`_refuse_if_hopeless`). Call under the study lock."""
+    if given, the points ``first`` (a model sampler's) before any the sampler draws; record the
+    run in the manifest. Every trial failing raises its error (see :func:`_refuse_if_hopeless`).
+    Call under the study lock."""
     began = time.time()
-    progress = Optimizer(study, spec, pool, windows).run(n_trials, on_progress)
+    progress = Optimizer(study, spec, pool, windows, first).run(n_trials, on_progress)
     _record_run(folder, began, progress, pool.size)
     _refuse_if_hopeless(progress)
     return progress
@@ -239,6 +247,7 @@ def summary(folder: StudyFolder, study: optuna.Study, progress: Progress | None 
     if progress is not None:
         elapsed = time.monotonic() - progress.started
         out["run"] = {"trials": progress.done, "failed": progress.failed, "duplicates": progress.duplicates,
+                      "rejected": progress.rejected,
                       "seconds": round(elapsed, 2), "backtests_per_s": round(progress.backtests / elapsed, 3) if elapsed else None,
                       "held_share": round(progress.held_share, 4)}
     if folder.report_path.is_file():

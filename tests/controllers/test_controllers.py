@@ -119,3 +119,19 @@ def test_list_fields_take_one_number_or_several_alike(tmp_path):
     for given, expected in ((0.02, [Decimal("0.02")]), ("0.01,0.02", [Decimal("0.01"), Decimal("0.02")]),
                             ([0.03], [Decimal("0.03")])):
         assert load_config({**base, "spreads": given}, module).spreads == expected
+
+
+@pytest.mark.parametrize("name, path", [("ma_cross", None), ("pmm", None), ("bollinger_v1", STAND_INS),
+                                        ("grid_strike", STAND_INS)])
+def test_space_init_writes_a_study_file_that_searches_what_no_file_would(hbopt, tmp_path, name, path):
+    from hbopt.search.spec import study_spec
+
+    options = ["--controllers-path", path] if path else []
+    run = hbopt("space", "init", name, *options)
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"# A study of {name} ")
+    written = tmp_path / "study.yml"
+    written.write_text(run.out)
+    from_file, _ = study_spec(written, controllers_path=path, pairs=PAIR)
+    without, _ = study_spec(controller=name, controllers_path=path, pairs=PAIR)
+    assert from_file.to_dict() == without.to_dict()

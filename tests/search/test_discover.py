@@ -281,7 +281,7 @@ def test_a_study_ranked_by_hummingbots_net_pnl_keeps_its_objective_and_says_so(t
 
 def test_a_resumed_run_shows_the_studys_best_from_its_first_trial(two_pairs):
     from hbopt.search.spec import build_spec
-    from hbopt.validate.studies import discover, open_pool
+    from hbopt.validation.studies import discover, open_pool
 
     spec = build_spec({"controller": "bollinger", "connector": CONNECTOR, "pairs": [PAIR], "window": {"days": 1},
                        "holdout": 0, "seed": 2}, {}, None, lambda connector: [PAIR])

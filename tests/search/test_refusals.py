@@ -88,3 +88,22 @@ def test_an_address_without_the_ray_backend_is_a_usage_error(hbopt):
     run = hbopt("discover", *BASE, "--address", "auto")
     assert run.code == 2 and "--address needs --backend ray" in run.err
     assert not (studies_dir() / "bad").exists()
+
+
+@pytest.mark.parametrize("command, code, message", [
+    (["discover", *PICK, "--set", "total_amount_quote=0"], 4,
+     "total_amount_quote must be more than 0, not 0: it is the account's starting capital"),
+    (["discover", *PICK, "--days", "11.9"], 3, "for the warm-up of the space's point bb_length=300"),
+    (["discover", *PICK, "--controller", "ma_cross", "--days", "2"], 3,
+     "the space's trials need up to 8.38 d of indicator warm-up, as long as the 2 d in-sample window or longer"),
+    (["walkforward", *PICK[:6], "--set", "total_amount_quote=0", "--iter", "2"], 4, "starting capital"),
+    (["walkforward", *PICK[:6], "--days", "4", "--folds", "10", "--iter", "2"], 4, "leave no room for a test window"),
+])
+def test_a_failed_start_leaves_no_study_and_starts_no_worker(market, hbopt, monkeypatch, command, code, message):
+    """Every check that can fail before the first trial runs before the study, its folder or a
+    worker exists: the corrected command then runs as if the first had never been typed."""
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started")
+    monkeypatch.setattr("hbopt.validation.studies.open_pool", no_pool)
+    one_line_error(hbopt(*command, "--study", "bad"), code, message)
+    assert not studies_dir().exists() or not any(studies_dir().iterdir())

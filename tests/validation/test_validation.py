@@ -12,7 +12,7 @@ from hbopt.cache.mirror import Mirror
 from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import ranked
 from hbopt.search.report import times
-from hbopt.validate.report import best_trial_figure
+from hbopt.validation.report import best_trial_figure
 from tests.conftest import CONNECTOR, KEY_1M, PAIR, report_charts
 
 NAME = f"bollinger_{CONNECTOR}_{PAIR}"

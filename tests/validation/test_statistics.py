@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hbopt.engine.account import sharpe
-from hbopt.validate.statistics import (deflated_sharpe, effective_trials, expected_max_sharpe, moments, pbo,
+from hbopt.validation.statistics import (deflated_sharpe, effective_trials, expected_max_sharpe, moments, pbo,
                                        probabilistic_sharpe)
 
 

@@ -19,5 +19,11 @@ class Thresholds:
     cost_multiple: float = 2.0      # the stress test's trade cost, times the study's
     pbo_blocks: int = 16            # CSCV blocks (even)
 
+    def __post_init__(self):
+        if self.pbo_blocks % 2:
+            from hbopt.errors import ConfigError
+
+            raise ConfigError(f"pbo_blocks must be even, not {self.pbo_blocks}")
+
     def to_dict(self) -> dict:
         return asdict(self)

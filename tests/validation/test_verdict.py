@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hbopt.validate.checks import holdout_evidence, one_sided_p
-from hbopt.validate.verdict import Thresholds, verdict_of
+from hbopt.validation.checks import holdout_evidence, one_sided_p
+from hbopt.validation.verdict import Thresholds, verdict_of
 
 TOP = "top 10 trials"
 

@@ -24,9 +24,9 @@ from hbopt.search.space import on_steps
 from hbopt.search.spec import StudySpec
 from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import open_study, ranked, run_trials, study_names
-from hbopt.validate.report import write_walkforward_report
-from hbopt.validate.checks import account_pnl, pair_series
-from hbopt.validate.windows import DAY, data_windows, folds
+from hbopt.validation.report import write_walkforward_report
+from hbopt.validation.checks import account_pnl, pair_series
+from hbopt.validation.windows import DAY, data_windows, folds, require_warmup_fits
 
 
 def walkforward_dir(name: str):
@@ -41,13 +41,19 @@ def load_walkforward(name: str) -> dict | None:
 def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> dict:
     """Per pair, the folds' ``train`` and ``test`` windows over the spec's whole window."""
     found = data_windows(spec, user_module)
+    for pair, (whole, warmup) in found.whole.items():
+        for n, (train, test) in enumerate(folds(whole, k, found.tick, found.gap, anchored), 1):
+            require_warmup_fits(pair, warmup, train, f"fold {n} training")
+            require_warmup_fits(pair, warmup, test, f"fold {n} test")
     return {"folds": k, "anchored": anchored, "gap": found.gap,
             "pairs": {pair: [{"train": train.as_list(), "test": test.as_list(), "warmup": warmup}
                              for train, test in folds(whole, k, found.tick, found.gap, anchored)]
                       for pair, (whole, warmup) in found.whole.items()}}
 
 
-def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -> dict:
+def _pinned_plan(name: str, k: int, anchored: bool) -> dict | None:
+    """The plan walk-forward ``name`` pinned when it first ran (None if it never did); a
+    ConfigError if it was made with other folds."""
     path, remedy = walkforward_dir(name) / "plan.json", f"; remove {walkforward_dir(name)} to plan it afresh"
     pinned = read_json(path, f"walk-forward {name}: its plan", remedy)
     if pinned is not None:
@@ -57,23 +63,35 @@ def _pinned_plan(name: str, fresh: Callable[[], dict], k: int, anchored: bool) -
         if (pinned["folds"], pinned["anchored"]) != (k, anchored):
             raise ConfigError(f"walk-forward {name} exists with {pinned['folds']} "
                               f"{'anchored' if pinned['anchored'] else 'rolling'} folds; use the same, or another --study name")
-        return pinned
-    made = fresh()
-    write_text_atomic(path, json.dumps(made))
-    return made
+    return pinned
+
+
+def plan_walkforwards(spec: StudySpec, k: int, anchored: bool = False, study_name: str | None = None,
+                      user_module: str | None = None) -> list[tuple[str, StudySpec, dict]]:
+    """``(name, spec, plan)`` of each walk-forward ``spec`` makes (one per pair, or one across
+    pairs): its pinned plan, else one planned now on the data; every check that can refuse the
+    run, with nothing written."""
+    plans = []
+    for name, study_spec in study_names(spec, study_name):
+        study_spec = replace(study_spec, holdout=0.0)
+        plans.append((name, study_spec, _pinned_plan(name, k, anchored) or plan(study_spec, k, anchored, user_module)))
+    return plans
 
 
 def walkforward(spec: StudySpec, k: int, n_trials: int, pool: Pool, anchored: bool = False,
                 study_name: str | None = None, user_module: str | None = None,
+                plans: list[tuple[str, StudySpec, dict]] | None = None,
                 on_plan: Callable[[str, dict], None] = lambda name, plan: None,
                 on_progress: Callable[[str, Progress, Pool], None] = lambda name, p, pool: None) -> list[dict]:
-    """Run a walk-forward for each study ``spec`` makes (one per pair, or one across pairs);
-    returns each one's result (also written, with a report, to its folder)."""
+    """Run each walk-forward ``spec`` makes (``plans``, from :func:`plan_walkforwards`: planned
+    now if not given); returns each one's result (also written, with a report, to its folder,
+    beside the plan it pins)."""
     results = []
-    for name, study_spec in study_names(spec, study_name):
-        study_spec = replace(study_spec, holdout=0.0)
+    for name, study_spec, the_plan in plans if plans is not None else plan_walkforwards(spec, k, anchored, study_name,
+                                                                                       user_module):
         folder = home_folder(walkforward_dir(name), "walk-forward folder")
-        the_plan = _pinned_plan(name, lambda: plan(study_spec, k, anchored, user_module), k, anchored)
+        if not (folder / "plan.json").is_file():
+            write_text_atomic(folder / "plan.json", json.dumps(the_plan))
         on_plan(name, the_plan)
         result = _run(name, study_spec, the_plan, n_trials, pool, user_module, on_progress)
         write_text_atomic(folder / "result.json", json.dumps(result, default=str))

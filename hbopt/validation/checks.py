@@ -1,5 +1,5 @@
 """Whether a study's best will hold: its holdout, the overfitting statistics of its trials, its
-neighbourhood and a cost stress (the verdict they add up to is :mod:`hbopt.validate.verdict`).
+neighbourhood and a cost stress (the verdict they add up to is :mod:`hbopt.validation.verdict`).
 
 The best is the study's own (the first of :func:`hbopt.search.studies.ranked`, chosen in sample);
 the holdout only judges it, never re-ranks the trials, or it would stop being out of sample.
@@ -18,8 +18,8 @@ from hbopt.engine.pool import Pool, Trial
 from hbopt.search.space import nudged, on_steps
 from hbopt.search.spec import StudySpec
 from hbopt.search.studies import ranked
-from hbopt.validate.statistics import deflated_sharpe, effective_trials, moments, pbo
-from hbopt.validate.verdict import Thresholds, verdict_of
+from hbopt.validation.statistics import deflated_sharpe, effective_trials, moments, pbo
+from hbopt.validation.verdict import Thresholds, verdict_of
 
 
 # ------------------------------------------------------------------------------ return statistics
@@ -160,13 +160,14 @@ def _with_ledger(backtests: tuple[dict, ...], ledger: bool) -> tuple[dict, ...]:
 
 def neighbourhood_points(spec: StudySpec, params: dict, important: list[str]) -> tuple[list[dict], list[str]]:
     """The best's parameters nudged one step either way, one at a time, and every combination of
-    the two most important numeric ones (for the heatmap); the two names."""
+    the two most important numeric ones (for the heatmap), leaving out points that break a
+    relation of the space; the two names."""
     numeric = [n for n in important if n in params and isinstance(params[n], (int, float))
                and not isinstance(params[n], bool)][:2]
     points = [point for name in params for point in nudged(list(spec.space), params, [name])]
     if len(numeric) == 2:
         points += nudged(list(spec.space), params, numeric)
-    unique = {tuple(sorted(p.items(), key=lambda kv: kv[0])): p for p in points}
+    unique = {tuple(sorted(p.items(), key=lambda kv: kv[0])): p for p in points if spec.allows(p)}
     return list(unique.values()), numeric
 
 

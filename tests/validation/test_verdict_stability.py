@@ -2,7 +2,7 @@
 it fails, and on a mean-reverting market under the exchange's costs it passes, at 60 trials and
 again after resuming the study to 160, whichever trial is best by then. ``hbopt bench
 --verdict`` runs the same at five seeds (README: Will it hold?)."""
-from hbopt.validate.verdict_bench import run_verdict_bench
+from hbopt.validation.verdict_bench import run_verdict_bench
 
 
 def test_the_verdict_stays_fail_on_a_random_walk_and_pass_on_a_mean_reverting_market():

@@ -33,7 +33,7 @@ def run_verdict_bench(days: float = 40, market_seed: int = 5, seeds=SEEDS, check
     the required checks that ``failed``. The study's window is ``days`` less 4 days of warm-up, its
 backtests at ``resolution``."""
     from hbopt.search.spec import build_spec
-    from hbopt.validate.studies import discover, open_pool
+    from hbopt.validation.studies import discover, open_pool
 
     rows = []
     with scratch_market(CONNECTOR, {pair: regime for regime, pair in MARKETS.items()}, days, market_seed), \

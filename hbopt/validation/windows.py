@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hbopt.errors import ConfigError
+from hbopt.errors import ConfigError, DataError
 
 DAY = 86400
 
@@ -74,6 +74,16 @@ def folds(window: Segment, k: int, tick: int, gap: int, anchored: bool = False,
     return out
 
 
+def require_warmup_fits(pair: str, warmup: int, segment: Segment, what: str) -> None:
+    """A :class:`DataError` unless the ``what`` window ``segment`` is longer than the indicator
+    warm-up its trials may need: Hummingbot's engine shows a controller only the candles inside
+    the window it runs, so a trial whose warm-up fills it has no tick to trade and fails."""
+    if warmup >= segment.end - segment.start:
+        raise DataError(f"{pair}: the space's trials need up to {warmup / DAY:.3g} d of indicator warm-up, as long as "
+                        f"the {segment.days:.3g} d {what} window or longer (Hummingbot's engine shows a controller "
+                        "only the candles inside it); use a longer window or a narrower space")
+
+
 def position_lifetime(spec, config: dict, user_module: str | None) -> int:
     """The longest a position of the study can live, in seconds: the highest ``time_limit`` its
     space can draw, else that of ``config`` (a full controller config of the study: its fixed or
@@ -97,21 +107,52 @@ class DataWindows:
 
 
 def data_windows(spec, user_module: str | None) -> DataWindows:
+    """The spec's :class:`DataWindows`. The window is found for a loadable point of the space;
+    its warm-up is the longest of that point's and those of the space's far corners (every
+    parameter at its highest, then each categorical choice over that), so the data is known to
+    cover the warm-up a trial may need before any trial runs: a :class:`DataError` if it does not."""
     from hbopt.cache.candles import interval_seconds
     from hbopt.engine import data_window
-    from hbopt.search.space import config_fields
+    from hbopt.search.space import config_fields, shown
     from hbopt.search.spec import loadable_point
 
     tick = interval_seconds(spec.resolution)
-    fields = config_fields(spec.space, loadable_point(spec, user_module))
-    configs = {pair: spec.config_for(pair, fields) for pair in spec.pairs}
+    points = [loadable_point(spec, user_module), *far_points(spec, user_module)]
     whole = {}
-    for pair, config in configs.items():
-        found = data_window(config, spec.resolution, days=spec.days, start=spec.start, end=spec.end,
+    for pair in spec.pairs:
+        configs = [spec.config_for(pair, config_fields(spec.space, point)) for point in points]
+        found = data_window(configs[0], spec.resolution, days=spec.days, start=spec.start, end=spec.end,
                             user_module=user_module)
-        whole[pair] = (Segment(found["start"], found["end"]), found["warmup"])
-    lifetime = position_lifetime(spec, configs[spec.pairs[0]], user_module)
+        warmup = found["warmup"]
+        for point, config in zip(points[1:], configs[1:]):
+            try:
+                warmup = max(warmup, data_window(config, spec.resolution, start=found["start"], end=found["end"],
+                                                 user_module=user_module)["warmup"])
+            except DataError as exc:
+                raise DataError(f"{exc}, for the warm-up of the space's point {shown(spec.space, point)}; use a shorter "
+                                "window or a narrower space") from None
+        whole[pair] = (Segment(found["start"], found["end"]), warmup)
+    lifetime = position_lifetime(spec, spec.config_for(spec.pairs[0], config_fields(spec.space, points[0])), user_module)
     return DataWindows(whole, tick, -(-lifetime // tick) * tick)
+
+
+def far_points(spec, user_module: str | None) -> list[dict]:
+    """The space's highest point and, over it, each other choice of each categorical parameter:
+    those that keep the relations and load (the candles a trial reads grow with its periods)."""
+    from hbopt.engine.backtest import backtest_config
+    from hbopt.search.space import config_fields
+
+    highest = {p.name: p.highest for p in spec.space}
+    points = [highest] + [{**highest, p.name: choice} for p in spec.space if p.type == "categorical"
+                          for choice in p.choices[:-1]]
+    kept = []
+    for point in filter(spec.allows, points):
+        try:
+            backtest_config(spec.config_for(spec.pairs[0], config_fields(spec.space, point)), user_module)
+        except Exception:  # a corner the controller refuses has no warm-up to count
+            continue
+        kept.append(point)
+    return kept
 
 
 def study_windows(spec, user_module: str | None) -> dict:
@@ -122,6 +163,9 @@ def study_windows(spec, user_module: str | None) -> dict:
     for pair, (whole, warmup) in found.whole.items():
         in_sample, holdout = holdout_split(whole, spec.holdout, found.tick, found.gap)
         assert holdout is None or disjoint(in_sample, holdout, found.tick, found.gap)
+        require_warmup_fits(pair, warmup, in_sample, "in-sample")
+        if holdout:
+            require_warmup_fits(pair, warmup, holdout, "holdout")
         out[pair] = {"window": whole.as_list(), "in_sample": in_sample.as_list(),
                      "holdout": holdout.as_list() if holdout else None, "warmup": warmup, "gap": found.gap}
     return out

@@ -2,7 +2,7 @@
 import pytest
 
 from hbopt.errors import ConfigError
-from hbopt.validate.windows import DAY, Segment, disjoint, folds, holdout_split
+from hbopt.validation.windows import DAY, Segment, disjoint, folds, holdout_split
 
 TICK, GAP = 60, 86400
 WINDOW = Segment(1_700_000_040, 1_700_000_040 + 90 * DAY)

@@ -2,7 +2,7 @@
 is not an error)."""
 from __future__ import annotations
 
-from hbopt.validate.thresholds import Thresholds
+from hbopt.validation.thresholds import Thresholds
 
 
 def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | None) -> dict:
@@ -67,7 +67,7 @@ def verdict_of(validation: dict, thresholds: Thresholds, walkforward: dict | Non
 
 
 def _holdout_checks(check, evidence: dict, thresholds: Thresholds) -> None:
-    """The holdout's checks (:func:`hbopt.validate.checks.holdout_evidence`): the share of the
+    """The holdout's checks (:func:`hbopt.validation.checks.holdout_evidence`): the share of the
     top trials that profit, their median PnL per day against their in-sample one, a t-test of
     their mean PnL per period (all required), and the best's PnL per day (shown)."""
     n = evidence["trials"]
