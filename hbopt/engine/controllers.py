@@ -168,6 +168,7 @@ def load_config(config: dict, user_module: str | None = None):
         raise ConfigError(f"unknown field(s) for controller {controller_name}: {', '.join(unknown)}")
     config = {**as_lists(cls, config), "controller_type": controller_type}
     config.setdefault("id", config_id(config))
+    config = {**as_lists(cls, defaults_to_validate(cls, config)), **config}
     try:
         return BacktestingEngineBase.get_controller_config_instance_from_dict(
             config, controllers_module=_package_for(controller_type, controller_name, user_module))
@@ -182,6 +183,19 @@ def load_config(config: dict, user_module: str | None = None):
         hint = "; Hummingbot's YAML gives an enum by its value" if first["type"] == "enum" else ""
         raise ConfigError(f"invalid {controller_name} config: {field}: {first['msg']} "
                           f"(got {first.get('input')!r}){hint}") from None
+
+
+def defaults_to_validate(cls, config: dict) -> dict:
+    """The fields of ``cls`` that ``config`` leaves out, whose default is ``None`` or a string and
+    which a field validator of the class reads, with that default. Hummingbot's controller YAML
+    holds every field, so such a validator runs live and makes the field what the controller
+    reads (``pmm_simple``: ``buy_spreads: "0.01,0.02"`` a list, ``buy_amounts_pct: null`` equal
+    amounts; ``bollinger_v1``: ``candles_connector: null`` the connector), while pydantic never
+    validates a default."""
+    validated = {name for v in cls.__pydantic_decorators__.field_validators.values() for name in v.info.fields}
+    return {name: field.default for name, field in cls.model_fields.items()
+            if name not in config and (field.default is None or isinstance(field.default, str))
+            and not field.default_factory and ("*" in validated or name in validated)}
 
 
 def as_lists(cls, config: dict) -> dict:

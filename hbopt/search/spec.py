@@ -299,7 +299,8 @@ def window_options(days, start, end) -> tuple[float | None, int | None, int | No
         raise UsageError("start and end go together (--start, --end)")
     if days is not None and start is not None:
         raise UsageError("use days or start and end, not both (--days, --start/--end)")
-    return days, None if start is None else epoch_seconds(start, "start"), None if end is None else epoch_seconds(end, "end")
+    return (days, None if start is None else epoch_seconds(start, "--start"),
+            None if end is None else epoch_seconds(end, "--end"))
 
 
 def study_spec(study_file=None, *, controller=None, connector=None, pairs=None, across_pairs=None, seed=None,

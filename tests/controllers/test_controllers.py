@@ -9,7 +9,7 @@ from hummingbot.strategy_v2.backtesting.backtesting_engine_base import Backtesti
 
 from hbopt.engine.controllers import config_class, list_controllers, load_config, search_space, use_controllers_path
 from hbopt.search.storage import StudyFolder
-from tests.conftest import CONNECTOR, PAIR, fields_controller, signal_controller
+from tests.conftest import CONNECTOR, PAIR, _controller_file, fields_controller, signal_controller
 
 BUILTINS = {"pmm": "market_making", "bollinger": "directional_trading", "ma_cross": "directional_trading",
             "grid": "generic", "market_maker": "generic"}
@@ -135,3 +135,38 @@ def test_space_init_writes_a_study_file_that_searches_what_no_file_would(hbopt, 
     from_file, _ = study_spec(written, controllers_path=path, pairs=PAIR)
     without, _ = study_spec(controller=name, controllers_path=path, pairs=PAIR)
     assert from_file.to_dict() == without.to_dict()
+
+
+def test_defaults_a_validator_reads_are_validated_as_hummingbots_yaml_gives_them(tmp_path):
+    """Hummingbot's pmm_simple defaults buy_spreads to the text "0.01,0.02" and buy_amounts_pct to
+    None, both made lists by its validators: live, its YAML holds every field and they run;
+    pydantic never validates a default, so a config that left them out read the text's nine
+    characters as levels and failed on None."""
+    _controller_file(tmp_path / "validated", "directional_trading", "validated").write_text(
+        "from decimal import Decimal\n"
+        "from typing import List, Optional\n"
+        "from pydantic import field_validator\n"
+        "from hummingbot.strategy_v2.controllers.directional_trading_controller_base import (\n"
+        "    DirectionalTradingControllerBase, DirectionalTradingControllerConfigBase)\n\n\n"
+        "class ValidatedConfig(DirectionalTradingControllerConfigBase):\n"
+        "    controller_name: str = 'validated'\n"
+        "    spreads: List[float] = '0.01,0.02'\n"
+        "    amounts: Optional[List[Decimal]] = None\n"
+        "    untouched: Optional[int] = None\n\n"
+        "    @field_validator('spreads', mode='before')\n"
+        "    @classmethod\n"
+        "    def parse_spreads(cls, v):\n"
+        "        return [float(x) for x in v.split(',')] if isinstance(v, str) else v\n\n"
+        "    @field_validator('amounts', mode='before')\n"
+        "    @classmethod\n"
+        "    def equal_amounts(cls, v, info):\n"
+        "        return [1] * len(info.data['spreads']) if v is None else v\n\n\n"
+        "class Validated(DirectionalTradingControllerBase):\n"
+        "    pass\n")
+    module = use_controllers_path(tmp_path / "validated")
+    base = {"controller_name": "validated", "connector_name": CONNECTOR, "trading_pair": PAIR}
+    config = load_config(base, module)
+    assert (config.spreads, config.amounts, config.untouched) == ([0.01, 0.02], [Decimal(1), Decimal(1)], None)
+    given = load_config({**base, "spreads": "0.01,0.02,0.03"}, module)
+    assert given.amounts == [Decimal(1)] * 3
+    assert config.id == load_config(base, module).id  # the id is the given config's, as before
