@@ -8,7 +8,7 @@ from hbopt.search.storage import StudyFolder
 from hbopt.search.studies import ranked
 from tests.conftest import CONNECTOR, PAIR
 
-RUN = ["--controller", "bollinger", "--connector", CONNECTOR, "--pairs", PAIR, "--days", "2", "--workers", "1",
+RUN = ["--controller", "bollinger", "--connector", CONNECTOR, "--pairs", PAIR, "--days", "1", "--workers", "1",
        "--holdout", "0", "--no-validate", "--no-report", "--json"]
 
 
@@ -19,8 +19,8 @@ def points(trials) -> list[dict]:
 
 @pytest.fixture
 def yesterday(market, hbopt):
-    """A study of 8 trials, ``old``."""
-    run = hbopt("discover", *RUN, "--iter", "8", "--study", "old", "--seed", "5")
+    """A study of 6 trials, ``old``."""
+    run = hbopt("discover", *RUN, "--iter", "6", "--study", "old", "--seed", "5")
     assert run.code == 0, run.err
     return StudyFolder("old").load()
 
@@ -35,12 +35,12 @@ def test_the_new_study_runs_the_old_studys_best_trials_first(yesterday, hbopt):
 
 
 def test_a_per_pair_study_warm_starts_from_the_same_pairs_study(market, hbopt):
-    assert hbopt("discover", *RUN, "--iter", "4", "--study", "night", "--seed", "1").code == 0
-    assert StudyFolder("night").exists()
-    run = hbopt("discover", *RUN, "--iter", "2", "--study", "night2", "--warm-start", "night", "--warm-trials", "1")
+    """A run over several pairs names its studies NAME_PAIR: --warm-start NAME finds this pair's."""
+    assert hbopt("discover", *RUN, "--iter", "3", "--study", f"night_{PAIR}", "--seed", "1").code == 0
+    run = hbopt("discover", *RUN, "--iter", "1", "--study", "night2", "--warm-start", "night", "--warm-trials", "1")
     assert run.code == 0, run.err
-    [first, _] = StudyFolder("night2").load().trials
-    assert points([first]) == points(ranked(StudyFolder("night").load())[:1])
+    [first] = StudyFolder("night2").load().trials
+    assert points([first]) == points(ranked(StudyFolder(f"night_{PAIR}").load())[:1])
 
 
 def test_values_the_new_space_cannot_draw_are_left_to_the_sampler(yesterday, hbopt, tmp_path):
@@ -56,23 +56,26 @@ def test_values_the_new_space_cannot_draw_are_left_to_the_sampler(yesterday, hbo
         assert 20 <= new.params["bb_length"] <= 40  # the old value where it fits, else a fresh draw
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--warm-start", "nosuch"], "--warm-start: no study named 'nosuch' or 'nosuch_BTC-USDT'"),
-    (["--warm-start", "old", "--sampler", "random"], "--warm-start needs a model sampler (tpe or nsga2), not random"),
-    (["--warm-start", "old", "--controller", "ma_cross", "--days", "3"],
-     "--warm-start: study old optimised bollinger, not ma_cross"),
-    (["--warm-trials", "3"], "--warm-trials goes with --warm-start"),
-])
-def test_a_warm_start_that_cannot_be_made_is_refused_before_the_study_exists(yesterday, hbopt, options, message):
-    run = hbopt("discover", *RUN, "--iter", "2", "--study", "refused", *options)
-    assert run.code in (2, 4) and message in run.err, run.err
-    assert not StudyFolder("refused").path.exists()
+def test_a_warm_start_that_cannot_be_made_is_refused_before_the_study_exists(yesterday, hbopt):
+    for options, message in [
+        (["--warm-start", "nosuch"], "--warm-start: no study named 'nosuch' or 'nosuch_BTC-USDT'"),
+        (["--warm-start", "old", "--sampler", "random"], "--warm-start needs a model sampler (tpe or nsga2), not random"),
+        (["--warm-start", "old", "--controller", "ma_cross", "--days", "3"],
+         "--warm-start: study old optimised bollinger, not ma_cross"),
+        (["--warm-trials", "3"], "--warm-trials goes with --warm-start"),
+    ]:
+        run = hbopt("discover", *RUN, "--iter", "2", "--study", "refused", *options)
+        assert run.code in (2, 4) and message in run.err, run.err
+        assert not StudyFolder("refused").path.exists()
+    itself = hbopt("discover", *RUN, "--iter", "2", "--study", "old", "--warm-start", "old")
+    assert itself.code == 4 and "--warm-start old: a study cannot warm-start itself" in itself.err
+    assert len(StudyFolder("old").load().trials) == 6  # nothing added
 
 
 def test_warm_start_is_in_the_python_api_too(yesterday):
     import hbopt
 
-    [run] = hbopt.discover(controller="bollinger", connector=CONNECTOR, pairs=PAIR, days=2, n_trials=2, holdout=0,
+    [run] = hbopt.discover(controller="bollinger", connector=CONNECTOR, pairs=PAIR, days=1, n_trials=2, holdout=0,
                            workers=1, validate=False, report=False, study="api", warm_start="old", warm_trials=1)
     assert points(run.study.trials[:1]) == points(ranked(yesterday)[:1])
     assert json.loads(json.dumps(run))["study"] == "api"
