@@ -277,7 +277,7 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
 
 @data.command("import", context_settings=CONTEXT)
 @wait_option
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, metavar="FILE|FOLDER|GLOB...")
 @key_options
 @funding_flag
 @click.option("--repair", is_flag=True, help="Drop invalid rows instead of refusing the file.")
@@ -285,12 +285,15 @@ def data_synth(connector, pair, interval, days, seed, vol, start_price, end, reg
 @click.option("--replace", is_flag=True, help="Overwrite the stored file instead of merging into it.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def data_import(ctx, file, connector, pair, interval, funding, repair, force, replace, as_json):
-    """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps) or parquet; with
-    --funding, a perpetual pair's funding rates (Binance's dumps or timestamp,funding_rate).
+def data_import(ctx, files, connector, pair, interval, funding, repair, force, replace, as_json):
+    """Import candles from CSV (Hummingbot, CryptoDataDownload, Binance dumps, Kraken OHLCVT),
+    parquet or a zip holding one (its .CHECKSUM verified); with --funding, a perpetual pair's
+    funding rates (Binance's dumps or timestamp,funding_rate). Several files, folders and globs
+    are merged in one write.
 
     Examples: hbopt data import ./BTCUSDT-1m.csv --connector binance --pair BTC-USDT --interval 1m
-    hbopt data import ./BTCUSDT-fundingRate-2025-01.csv --funding --connector binance_perpetual --pair BTC-USDT
+    hbopt data import ./BTCUSDT/ --connector binance --pair BTC-USDT --interval 1m   # every month's zip
+    hbopt data import './BTCUSDT-fundingRate-2025-*.zip' --funding --connector binance_perpetual --pair BTC-USDT
     """
     from hbopt.cache.importers import import_file, import_funding
 
@@ -300,16 +303,17 @@ def data_import(ctx, file, connector, pair, interval, funding, repair, force, re
         refuse_interval_with_funding(ctx)
         if repair:
             raise click.UsageError("--repair does not apply to --funding: a funding file is stored whole or not at all")
-        report = import_funding(file, connector, pair, replace=replace)
+        report = import_funding(files, connector, pair, replace=replace)
         if as_json:
             return emit_json(report)
         every = f", every {report['interval_hours']:g} h" if report["interval_hours"] else ""
-        return out.print(f"imported {report['rows']} funding rates into {report['file']} ({when(report['first'])} -> "
+        return out.print(f"imported {report['rows']} funding rates{_from_files(report)} into {report['file']} "
+                         f"({when(report['first'])} -> "
                          f"{when(report['last'])}{every}); now {report['stored_rows']} stored")
-    report = import_file(file, candle_key(connector, pair, interval), repair=repair, replace=replace, force=force)
+    report = import_file(files, candle_key(connector, pair, interval), repair=repair, replace=replace, force=force)
     if as_json:
         return emit_json(report)
-    out.print(f"imported {report['rows']} candles into {report['file']} "
+    out.print(f"imported {report['rows']} candles{_from_files(report)} into {report['file']} "
               f"({when(report['first'])} -> {when(report['last'])}); now {report['stored_rows']} stored")
     notes = [f"{report['converted_from_ms']} ms/us/ns timestamps converted" if report["converted_from_ms"] else "",
              f"{report['duplicates_dropped']} duplicates dropped" if report["duplicates_dropped"] else "",
@@ -318,6 +322,10 @@ def data_import(ctx, file, connector, pair, interval, funding, repair, force, re
              f"filled with 0: {', '.join(report['filled_columns'])}" if report["filled_columns"] else ""]
     for note in filter(None, notes):
         out.print(f"  {note}")
+
+
+def _from_files(report: dict) -> str:
+    return f" from {len(report['files'])} files" if len(report["files"]) > 1 else ""
 
 
 @data.command("fetch", context_settings=CONTEXT)

@@ -5,7 +5,13 @@ Understood layouts:
 - CryptoDataDownload CSV: a banner line, newest row first, ``Unix,Date,Symbol,Open,High,Low,Close,
   Volume BTC,Volume USDT,tradecount`` (unix in ms or s), or the legacy hourly
   ``Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USD`` with dates like ``2019-10-17 09-AM``;
-- Binance kline dumps (``BTCUSDT-1m-*.csv``), with or without a header line.
+- Binance kline dumps (``BTCUSDT-1m-*.csv``, spot and futures, ms or µs timestamps), with or
+  without a header line, as CSV or as the zip Binance publishes;
+- Kraken's header-less OHLCVT (``timestamp,open,high,low,close,volume,trades``, in s).
+
+Any of them may come as a zip holding the one file (its ``.CHECKSUM`` verified when one lies
+beside it), and many at once: :func:`import_file` takes several files, folders or globs and
+stores them in one write (:mod:`hbopt.cache.sources`).
 
 Funding-rate files (:func:`import_funding`): Binance's dumps (``calc_time,funding_interval_hours,
 last_funding_rate``), Binance's and Bybit's REST fields (``fundingTime``/``fundingRateTimestamp``,
@@ -19,6 +25,7 @@ column, the base volume otherwise.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import time
 from pathlib import Path
@@ -27,13 +34,16 @@ import pandas as pd
 
 from hbopt.cache import funding
 from hbopt.cache.candles import COLUMNS, normalise
+from hbopt.cache.sources import Source, expand, read_source
 from hbopt.cache.store import CandleKey, CandleStore
 from hbopt.errors import DataError
 
-_BINANCE_KLINE_COLUMNS = (
-    "timestamp", "open", "high", "low", "close", "volume", "close_time", "quote_asset_volume",
-    "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume", "ignore",
-)
+_HEADERLESS = {  # the header-less candle layouts, by their number of columns
+    12: ("Binance kline dump", ("timestamp", "open", "high", "low", "close", "volume", "close_time",
+                                "quote_asset_volume", "n_trades", "taker_buy_base_volume", "taker_buy_quote_volume",
+                                "ignore")),
+    7: ("Kraken OHLCVT file", ("timestamp", "open", "high", "low", "close", "volume", "n_trades")),
+}
 _ALIASES = {
     "unix": "timestamp", "unix_timestamp": "timestamp", "open_time": "timestamp", "time": "timestamp",
     "quote_volume": "quote_asset_volume", "count": "n_trades", "tradecount": "n_trades",
@@ -47,66 +57,72 @@ _FUNDING_ALIASES = {"calctime": "timestamp", "fundingtime": "timestamp", "fundin
                     "lastfundingrate": "rate", "fundingrate": "rate", "rate": "rate"}
 
 
-def _read_table(path: Path, read_csv) -> pd.DataFrame:
-    """The raw frame of a parquet file, or of a CSV by ``read_csv``; a :class:`DataError` saying
-    why it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
+def _read_table(source: Source, read_csv) -> pd.DataFrame:
+    """The raw frame of a parquet source, or of a CSV one by ``read_csv``; a :class:`DataError`
+    saying why it cannot be read."""
     try:
-        return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else read_csv(path)
+        return pd.read_parquet(io.BytesIO(source.data)) if source.parquet else read_csv(source)
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"cannot read {path.name}: {exc}") from None
+        raise DataError(f"cannot read {source.name}: {exc}") from None
 
 
 def read_candle_file(path: Path, pair: str) -> pd.DataFrame:
-    """A raw frame with (some of) Hummingbot's candle columns from a CSV or parquet file.
+    """A raw frame with (some of) Hummingbot's candle columns from a CSV or parquet file, or a zip
+    holding one.
 
     ``pair`` (``BASE-QUOTE``) tells which of the ``Volume X`` columns is which.
     """
-    return _rename_columns(_read_table(path, _read_csv), pair)
+    return _rename_columns(_read_table(read_source(path), _read_csv), pair)
 
 
 def read_funding_file(path: Path) -> pd.DataFrame:
-    """A raw frame with ``timestamp`` and ``rate`` columns from a funding-rate CSV or parquet file."""
-    raw = _read_table(path, _read_funding_csv)
+    """A raw frame with ``timestamp`` and ``rate`` columns from a funding-rate CSV or parquet file,
+    or a zip holding one."""
+    raw = _read_table(read_source(path), _read_funding_csv)
     names = {col: re.sub(r"[\s_]+", "", str(col).strip().lower()) for col in raw.columns}
     renames = {col: _FUNDING_ALIASES[name] for col, name in names.items() if name in _FUNDING_ALIASES}
     df = raw[list(renames)].rename(columns=renames)
     return df.loc[:, ~df.columns.duplicated()]
 
 
-def _read_funding_csv(path: Path) -> pd.DataFrame:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        first = next(csv.reader([fh.readline()]), [])
-    if not first:
-        raise DataError(f"{path.name} is empty")
-    if not _is_number(first[0]):
-        return pd.read_csv(path, encoding="utf-8-sig")
-    if len(first) not in _FUNDING_HEADERLESS:
-        raise DataError(f"{path.name}: a header-less funding CSV must be Binance's calc_time,funding_interval_hours,"
-                        f"last_funding_rate or timestamp,rate; found {len(first)} columns")
-    return pd.read_csv(path, header=None, names=list(_FUNDING_HEADERLESS[len(first)]))
+def _first_lines(source: Source, count: int) -> list[list[str]]:
+    text = source.data[:65536].decode("utf-8-sig", errors="replace")
+    return [row for row in csv.reader(text.splitlines()[:count]) if row] if text.strip() else []
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        lines = [line for _, line in zip(range(2), fh)]
+def _csv(source: Source, **options) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(source.data), encoding="utf-8-sig", **options)
+
+
+def _read_funding_csv(source: Source) -> pd.DataFrame:
+    lines = _first_lines(source, 1)
     if not lines:
-        raise DataError(f"{path.name} is empty")
-    first = next(csv.reader([lines[0]]))
-    skip = 0
+        raise DataError(f"{source.name} is empty")
+    first = lines[0]
+    if not _is_number(first[0]):
+        return _csv(source)
+    if len(first) not in _FUNDING_HEADERLESS:
+        raise DataError(f"{source.name}: a header-less funding CSV must be Binance's calc_time,"
+                        f"funding_interval_hours,last_funding_rate or timestamp,rate; found {len(first)} columns")
+    return _csv(source, header=None, names=list(_FUNDING_HEADERLESS[len(first)]))
+
+
+def _read_csv(source: Source) -> pd.DataFrame:
+    lines = _first_lines(source, 2)
+    if not lines:
+        raise DataError(f"{source.name} is empty")
+    first, skip = lines[0], 0
     if len(first) < 5:  # a banner line such as CryptoDataDownload's
         skip = 1
-        first = next(csv.reader([lines[1]])) if len(lines) > 1 else []
-    if first and _is_number(first[0]):  # no header: Binance kline dump
-        if len(first) != len(_BINANCE_KLINE_COLUMNS):
-            raise DataError(f"{path.name}: a header-less CSV must be a Binance kline dump of "
-                            f"{len(_BINANCE_KLINE_COLUMNS)} columns, found {len(first)}")
-        return pd.read_csv(path, skiprows=skip, header=None, names=list(_BINANCE_KLINE_COLUMNS))
-    return pd.read_csv(path, skiprows=skip, encoding="utf-8-sig")
+        first = lines[1] if len(lines) > 1 else []
+    if first and _is_number(first[0]):  # no header: a layout known by its column count
+        if len(first) not in _HEADERLESS:
+            known = " or ".join(f"a {what} ({n} columns)" for n, (what, _) in _HEADERLESS.items())
+            raise DataError(f"{source.name}: a header-less CSV must be {known}, found {len(first)} columns")
+        return _csv(source, skiprows=skip, header=None, names=list(_HEADERLESS[len(first)][1]))
+    return _csv(source, skiprows=skip)
 
 
 def _is_number(text: str) -> bool:
@@ -137,30 +153,45 @@ def _rename_columns(raw: pd.DataFrame, pair: str) -> pd.DataFrame:
     return df
 
 
-def import_file(path: Path, key: CandleKey, repair: bool = False, replace: bool = False,
+def import_file(paths, key: CandleKey, repair: bool = False, replace: bool = False,
                 store: CandleStore | None = None, force: bool = False) -> dict:
-    """Validate a candle file and merge it into the store (or replace the stored file); see
-    :func:`normalise` for ``repair`` and ``force``.
+    """Validate candle files and merge them into the store (or replace the stored file) in one
+    write; see :func:`normalise` for ``repair`` and ``force``. ``paths``: a file, or several files,
+    folders and globs (:func:`hbopt.cache.sources.expand`), every one read and checked before
+    anything is stored.
 
-    Returns the normalisation report plus the stored file's name and its row count after the merge.
+    Returns the normalisation report plus the files read, the stored file's name and its row
+    count after the merge.
     """
-    raw = read_candle_file(path, key.pair)
+    files = expand(_several(paths))
+    raw = pd.concat([read_candle_file(path, key.pair) for path in files], ignore_index=True)
     df, report = normalise(raw, key.interval, repair=repair, force=force)
     store = store or CandleStore()
-    stored = store.add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
+    stored = store.add(key, df, {"source": f"import:{_named(files)}", "synthetic": False,
                                  "updated_at": int(time.time())}, replace=replace)
-    return {**report.to_dict(), "file": key.stem, "stored_rows": len(stored)}
+    return {**report.to_dict(), "files": [str(p) for p in files], "file": key.stem, "stored_rows": len(stored)}
 
 
-def import_funding(path: Path, connector: str, pair: str, replace: bool = False,
+def import_funding(paths, connector: str, pair: str, replace: bool = False,
                    store: CandleStore | None = None) -> dict:
-    """Validate a funding-rate file of a perpetual pair and merge it into the store (or replace
-    the stored series). Returns the normalisation report plus the stored file's name and its row
-    count after the merge."""
+    """Validate funding-rate files of a perpetual pair (``paths`` as :func:`import_file` takes
+    them) and merge them into the store (or replace the stored series) in one write. Returns the
+    normalisation report plus the files read, the stored file's name and its row count after
+    the merge."""
     key = CandleKey(connector, pair, funding.FUNDING)
     if not funding.is_perpetual(connector):
         raise DataError(f"{connector} is not a perpetual connector (*_perpetual): spot pairs pay no funding")
-    df, report = funding.normalise(read_funding_file(path))
-    stored = (store or CandleStore()).add(key, df, {"source": f"import:{Path(path).name}", "synthetic": False,
+    files = expand(_several(paths))
+    df, report = funding.normalise(pd.concat([read_funding_file(path) for path in files], ignore_index=True))
+    stored = (store or CandleStore()).add(key, df, {"source": f"import:{_named(files)}", "synthetic": False,
                                                     "updated_at": int(time.time())}, replace=replace)
-    return {**report, "file": key.stem, "stored_rows": len(stored)}
+    return {**report, "files": [str(p) for p in files], "file": key.stem, "stored_rows": len(stored)}
+
+
+def _several(paths) -> list:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _named(files: list[Path]) -> str:
+    """The import's source as the store's metadata keeps it: the file's name, or the first and the count."""
+    return files[0].name if len(files) == 1 else f"{files[0].name} and {len(files) - 1} more"
