@@ -28,7 +28,10 @@ DEFAULT_TRADE_COST = 0.0006
 MAX_DAYS = 36_500
 
 
-def _default_candles() -> CandleWindows:
+def mirrored_candles() -> CandleWindows:
+    """The mirror's candles, the mirror refreshed first: what :func:`backtest` and
+    :func:`data_window` read unless given ``candles``. A caller making many such calls in one run
+    takes it once and passes it to each, so the mirror is refreshed once, not once a call."""
     from hbopt.cache.mirror import Mirror
 
     mirror = Mirror.default()
@@ -110,7 +113,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()
     if candles is None:
-        candles = _default_candles()
+        candles = mirrored_candles()
     elif not isinstance(candles, CandleWindows):
         candles = CandleWindows(candles)
     fallback = None
@@ -196,7 +199,7 @@ def data_window(config: dict, resolution: str = "1m", *, days: float | None = No
     ``start`` its earliest candle is (the controller's indicator warm-up). A window the data does
     not cover, warm-up included, is the :class:`DataError` the backtest would raise."""
     if candles is None:
-        candles = _default_candles()
+        candles = mirrored_candles()
     elif not isinstance(candles, CandleWindows):
         candles = CandleWindows(candles)
     from hbopt.engine.stock import StockBacktestingEngine

@@ -113,21 +113,23 @@ def data_windows(spec, user_module: str | None) -> DataWindows:
     cover the warm-up a trial may need before any trial runs: a :class:`DataError` if it does not."""
     from hbopt.cache.candles import interval_seconds
     from hbopt.engine import data_window
+    from hbopt.engine.backtest import mirrored_candles
     from hbopt.search.space import config_fields, shown
     from hbopt.search.spec import loadable_point
 
     tick = interval_seconds(spec.resolution)
     points = [loadable_point(spec, user_module), *far_points(spec, user_module)]
+    candles = mirrored_candles()  # one refresh for every pair and point
     whole = {}
     for pair in spec.pairs:
         configs = [spec.config_for(pair, config_fields(spec.space, point)) for point in points]
         found = data_window(configs[0], spec.resolution, days=spec.days, start=spec.start, end=spec.end,
-                            user_module=user_module)
+                            candles=candles, user_module=user_module)
         warmup = found["warmup"]
         for point, config in zip(points[1:], configs[1:]):
             try:
                 warmup = max(warmup, data_window(config, spec.resolution, start=found["start"], end=found["end"],
-                                                 user_module=user_module)["warmup"])
+                                                 candles=candles, user_module=user_module)["warmup"])
             except DataError as exc:
                 raise DataError(f"{exc}, for the warm-up of the space's point {shown(spec.space, point)}; use a shorter "
                                 "window or a narrower space") from None
