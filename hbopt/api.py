@@ -25,7 +25,7 @@ import optuna
 from hbopt.engine.controllers import controllers_module
 from hbopt.engine.exchange.costs import DEFAULT_MODEL, DEFAULT_SLIPPAGE_BPS, Costs
 from hbopt.errors import UsageError
-from hbopt.search.spec import study_spec, window_options
+from hbopt.search.spec import given_costs, study_spec, window_options
 from hbopt.validation.thresholds import Thresholds
 
 __all__ = ["backtest", "discover", "validate", "walkforward", "StudyRun"]
@@ -122,10 +122,9 @@ def validate(name: str, *, top: int = 10, sets: dict | None = None, costs: str |
     judged = _thresholds(thresholds)
     path = study_controllers(StudyFolder(name), controllers_path)
     user_module = controllers_module(path)
-    given_costs = {k: v for k, v in (("model", costs), ("maker_fee", maker_fee), ("taker_fee", taker_fee),
-                                     ("slippage_bps", slippage)) if v is not None}
     pool_args = _pool_args(workers, path, trial_timeout, max_worker_mb, backend, address, on_stage)
-    return run_validate(name, pool_args, user_module, judged, top, given_costs or None, sets, on_stage=on_stage)
+    return run_validate(name, pool_args, user_module, judged, top, given_costs(costs, maker_fee, taker_fee, slippage),
+                        sets, on_stage=on_stage)
 
 
 def walkforward(study_file: str | Path | None = None, *, folds: int = 4, anchored: bool = False,

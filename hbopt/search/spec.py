@@ -303,6 +303,13 @@ def window_options(days, start, end) -> tuple[float | None, int | None, int | No
             None if end is None else epoch_seconds(end, "--end"))
 
 
+def given_costs(model=None, maker_fee=None, taker_fee=None, slippage=None) -> dict | None:
+    """The cost settings the options give (``--costs``, ``--maker-fee``, ``--taker-fee``,
+    ``--slippage``), under a study file's ``costs:`` keys; None when none is given."""
+    given = {k: v for k, v in zip(_COSTS_KEYS, (model, maker_fee, taker_fee, slippage)) if v is not None}
+    return given or None
+
+
 def study_spec(study_file=None, *, controller=None, connector=None, pairs=None, across_pairs=None, seed=None,
                sampler=None, objectives=(), days=None, start=None, end=None, resolution=None, trade_cost=None,
                costs=None, maker_fee=None, taker_fee=None, slippage=None, engine=None, feature_timing=None,
@@ -323,13 +330,11 @@ def study_spec(study_file=None, *, controller=None, connector=None, pairs=None, 
     fixed = raw.get("fixed")
     if sets:
         fixed = {**fixed, **sets} if isinstance(fixed, dict) else dict(sets) if fixed is None else fixed
-    given_costs = {k: v for k, v in (("model", costs), ("maker_fee", maker_fee), ("taker_fee", taker_fee),
-                                     ("slippage_bps", slippage)) if v is not None}
     overrides = {"controller": controller, "connector": connector,
                  "pairs": ",".join(pairs) if isinstance(pairs, (list, tuple)) else pairs, "across_pairs": across_pairs,
                  "seed": seed, "sampler": sampler, "objective": [objectives] if isinstance(objectives, str) else list(objectives) or None, "days": days,
                  "start": start, "end": end, "resolution": resolution, "trade_cost": trade_cost,
-                 "costs": given_costs or None, "engine": engine, "feature_timing": feature_timing, "holdout": holdout,
+                 "costs": given_costs(costs, maker_fee, taker_fee, slippage), "engine": engine, "feature_timing": feature_timing, "holdout": holdout,
                  "fixed": fixed if sets else None}
     return build_spec(raw, overrides, user_module, CandleStore().pairs), user_module
 
