@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -356,6 +357,72 @@ def data_fetch(ctx, connector, pair, interval, funding, days, base_url, as_json)
         return emit_json(report)
     out.print(f"{report['file']}: +{report['added']} {'funding rates' if funding else 'candles'}; {report['rows']} "
               f"stored, {when(report['first'])} -> {when(report['last'])}")
+
+
+@data.command("download", context_settings=CONTEXT)
+@wait_option
+@click.option("--connector", required=True, type=click.Choice(["binance", "binance_perpetual"]),
+              help="binance (spot) or binance_perpetual (USD-M; COIN-M for a pair quoted in USD).")
+@click.option("--pair", "pairs", required=True, multiple=True,
+              help="Trading pair as BASE-QUOTE; repeat it or separate pairs with commas.")
+@click.option("--interval", default="1m", show_default=True, help="Kline interval, e.g. 1m, 1h.")
+@funding_flag
+@click.option("--start", required=True, help="First day, YYYY-MM-DD (UTC).")
+@click.option("--end", help="Last day, YYYY-MM-DD (UTC) [default: yesterday, the last day published].")
+@click.option("--base-url", help="Host serving Binance's dump layout [default: https://data.binance.vision].")
+@click.option("--jobs", type=click.IntRange(1, 32), default=4, show_default=True, help="Files downloaded at once.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def data_download(ctx, connector, pairs, interval, funding, start, end, base_url, jobs, as_json):
+    """Download Binance's public monthly dumps (daily ones for the current month) of klines or,
+    with --funding, USD-M funding rates: only the files whose span the store lacks, each verified
+    by its .CHECKSUM before it is merged; a killed or failed run resumes where it stopped.
+
+    Examples: hbopt data download --connector binance_perpetual --pair BTC-USDT --interval 1m --start 2025-01-01 --end 2025-03-31
+    hbopt data download --connector binance --pair BTC-USDT,ETH-USDT --start 2024-01-01
+    hbopt data download --funding --connector binance_perpetual --pair BTC-USDT --start 2024-01-01
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from hbopt.cache.download import download, parse_day
+
+    if funding:
+        refuse_interval_with_funding(ctx)
+    pairs = [p.strip() for group in pairs for p in group.split(",") if p.strip()]
+    end_day = parse_day(end, "--end") if end else datetime.now(timezone.utc).date() - timedelta(days=1)
+    with download_progress(as_json) as on_file:
+        report = download(connector, pairs, None if funding else interval, parse_day(start, "--start"), end_day,
+                          base_url=base_url, jobs=jobs, on_file=on_file)
+    if as_json:
+        return emit_json(report)
+    for p in report["pairs"]:
+        done = (f"{p['downloaded']} downloaded ({p['bytes'] / 2**20:.1f} MiB)"
+                + (f", {p['resumed']} resumed" if p["resumed"] else "") + f", {p['skipped']} already stored")
+        out.print(f"{p['file']}: {p['files']} files: {done}; +{p['added']} rows; {p['rows']} stored, "
+                  f"{when(p['first'])} -> {when(p['last'])}")
+        if p["missing"]:
+            out.print(f"  not published: {', '.join(p['missing'])}")
+
+
+@contextlib.contextmanager
+def download_progress(quiet: bool):
+    """A callback ``(total, bytes)`` advancing a progress bar on a terminal's stderr (None when
+    ``quiet`` or stderr is not a terminal)."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress("files", MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[mib]:.1f} MiB"),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("download", total=None, mib=0.0)
+        lock = threading.Lock()
+
+        def on_file(total, brought):
+            with lock:
+                mib = progress.tasks[0].fields["mib"] + brought / 2**20
+                progress.update(task, total=total, advance=1, mib=mib)
+        yield on_file
 
 
 @data.command("list", context_settings=CONTEXT)

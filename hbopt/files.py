@@ -195,6 +195,13 @@ def open_owned(path: Path, what: str) -> int:
     return _open_file(path, os.O_RDONLY, what, "read", owned=True)[0]
 
 
+def append_owned(path: Path, what: str) -> int:
+    """A descriptor appending to ``path``, created (mode 0600) if missing, a regular file of this
+    user's that others cannot write, never reached through a symbolic link; a :class:`ConfigError`
+    if it is anything else."""
+    return _open_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, what, "write", mode=0o600, owned=True)[0]
+
+
 def read_owned(path: Path, what: str, limit: int = 1 << 20) -> bytes | None:
     """The bytes of :func:`open_owned`'s file (``None`` if there is none); more than ``limit``
     bytes is a :class:`DataError`."""

@@ -80,7 +80,7 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     step = interval_seconds(key.interval)
     end = int((now if now is not None else time.time()) // step * step - step)  # last closed candle
     start = int(end - days * DAY) // step * step
-    stored = _stored(store, key)
+    stored = stored_series(store, key)
     ranges = missing_ranges(stored, start, end, step)
     frames = []
     logging.getLogger("hummingbot").setLevel(logging.CRITICAL)
@@ -98,7 +98,7 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
     return _merged(store, key, stored, fresh, ranges)
 
 
-def _stored(store: CandleStore, key: CandleKey) -> pd.DataFrame | None:
+def stored_series(store: CandleStore, key: CandleKey) -> pd.DataFrame | None:
     """The series stored for ``key`` before a fetch (None: none); a :class:`DataError` if it is
     synthetic, which real rows must not be mixed into."""
     if not store.exists(key):
@@ -168,7 +168,7 @@ def fetch_funding(connector: str, pair: str, days: float, base_url: str | None =
     key, store = CandleKey(connector, pair, FUNDING), store or CandleStore()
     end = int(now if now is not None else time.time())
     start = int(end - days * DAY)
-    stored = _stored(store, key)
+    stored = stored_series(store, key)
     ranges = missing_ranges(stored, start, end, 1)
     base, symbol, rows = (base_url or FUNDING_HOSTS[connector]).rstrip("/"), pair.replace("-", ""), []
     for lo, hi in ranges:

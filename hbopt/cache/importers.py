@@ -154,11 +154,12 @@ def _rename_columns(raw: pd.DataFrame, pair: str) -> pd.DataFrame:
 
 
 def import_file(paths, key: CandleKey, repair: bool = False, replace: bool = False,
-                store: CandleStore | None = None, force: bool = False) -> dict:
+                store: CandleStore | None = None, force: bool = False, source: str | None = None) -> dict:
     """Validate candle files and merge them into the store (or replace the stored file) in one
     write; see :func:`normalise` for ``repair`` and ``force``. ``paths``: a file, or several files,
     folders and globs (:func:`hbopt.cache.sources.expand`), every one read and checked before
-    anything is stored.
+    anything is stored. ``source``: what the store's metadata says the rows came from (default:
+    the files' names).
 
     Returns the normalisation report plus the files read, the stored file's name and its row
     count after the merge.
@@ -167,15 +168,15 @@ def import_file(paths, key: CandleKey, repair: bool = False, replace: bool = Fal
     raw = pd.concat([read_candle_file(path, key.pair) for path in files], ignore_index=True)
     df, report = normalise(raw, key.interval, repair=repair, force=force)
     store = store or CandleStore()
-    stored = store.add(key, df, {"source": f"import:{_named(files)}", "synthetic": False,
+    stored = store.add(key, df, {"source": source or f"import:{_named(files)}", "synthetic": False,
                                  "updated_at": int(time.time())}, replace=replace)
     return {**report.to_dict(), "files": [str(p) for p in files], "file": key.stem, "stored_rows": len(stored)}
 
 
 def import_funding(paths, connector: str, pair: str, replace: bool = False,
-                   store: CandleStore | None = None) -> dict:
+                   store: CandleStore | None = None, source: str | None = None) -> dict:
     """Validate funding-rate files of a perpetual pair (``paths`` as :func:`import_file` takes
-    them) and merge them into the store (or replace the stored series) in one write. Returns the
+    them, ``source`` too) and merge them into the store (or replace the stored series) in one write. Returns the
     normalisation report plus the files read, the stored file's name and its row count after
     the merge."""
     key = CandleKey(connector, pair, funding.FUNDING)
@@ -183,8 +184,8 @@ def import_funding(paths, connector: str, pair: str, replace: bool = False,
         raise DataError(f"{connector} is not a perpetual connector (*_perpetual): spot pairs pay no funding")
     files = expand(_several(paths))
     df, report = funding.normalise(pd.concat([read_funding_file(path) for path in files], ignore_index=True))
-    stored = (store or CandleStore()).add(key, df, {"source": f"import:{_named(files)}", "synthetic": False,
-                                                    "updated_at": int(time.time())}, replace=replace)
+    stored = (store or CandleStore()).add(key, df, {"source": source or f"import:{_named(files)}",
+                                                    "synthetic": False, "updated_at": int(time.time())}, replace=replace)
     return {**report, "files": [str(p) for p in files], "file": key.stem, "stored_rows": len(stored)}
 
 
