@@ -126,16 +126,24 @@ class Mirror:
     def _state(self, key: CandleKey) -> tuple[str, str | None, dict]:
         """The state of a stored file's mirror copy (see :meth:`status`), why when it is
         unreadable or corrupt, and its sidecar (empty when there is no whole one)."""
-        error = self.store.read_error(key)
-        if error:
-            return "unreadable", error, {}
         side = {}
         try:
             side = self._sidecar(key) or {}
+        except _Damaged as exc:
+            damage = str(exc)
+        else:
+            damage = None
+        if not side or self.store.identity(key) != side["source_stat"]:  # changed since it was mirrored
+            error = self.store.read_error(key)
+            if error:
+                return "unreadable", error, {}
+            if damage:
+                return "corrupt", damage, {}
             if not side:
                 return "missing", None, side
-            if not self._same_source(key, side):
+            if file_checksum(self.store.path(key)) != side["source_checksum"]:
                 return "stale", None, side
+        try:
             self._open_array(key, side)[0].close()
         except FileNotFoundError:
             return "missing", None, side
@@ -143,15 +151,11 @@ class Mirror:
             return "corrupt", str(exc), side
         return "fresh", None, side
 
-    def _same_source(self, key: CandleKey, side: dict) -> bool:
-        """Whether the store file is the one mirrored: the same identity, or else the same bytes."""
-        identity = self.store.identity(key)
-        return identity == side["source_stat"] or file_checksum(self.store.path(key)) == side["source_checksum"]
-
     def status(self) -> list[dict]:
         """Each store or mirror file with its state: ``fresh``, ``stale`` (the store file changed),
         ``missing`` (in the store, not mirrored), ``corrupt`` (the array does not match its
-        sidecar, or the sidecar is damaged; the row's ``error`` says how), ``unreadable`` (the
+        sidecar, or the sidecar is damaged; the row's ``error`` says how; :meth:`verify` checks the
+        content too), ``unreadable`` (the
         store file's parquet footer cannot be read; ``error`` says why) or ``orphan`` (mirrored,
         gone from the store)."""
         stored = set(self.store.keys())
@@ -193,6 +197,50 @@ class Mirror:
                 self._remove(key)
                 report["removed"].append(key.stem)
         return report
+
+    def verify(self) -> dict:
+        """Check every mirrored file in full, as :meth:`refresh` does not (it trusts a file whose
+        identity is unchanged): its store file's SHA-256 against the one recorded when it was
+        copied, and every value of the array against the store file's; copy again what fails.
+
+        Returns ``{"verified": [...], "repaired": {stem: why}, "failed": {stem: error}, "bytes": n}``
+        (``bytes``: what was read)."""
+        report = {"verified": [], "repaired": {}, "failed": {}, "bytes": 0}
+        self._folder(create=True)
+        with self._lock(shared=False):
+            for key in self.store.keys():
+                state, error, side = self._state(key)
+                problem = None if state == "fresh" else f"{state}{': ' + error if error else ''}"
+                if problem is None:
+                    try:
+                        problem = self._differences(key, side)
+                    except DataError as exc:
+                        state, problem = "unreadable", str(exc)
+                    report["bytes"] += side["bytes"] + (self.store.identity(key) or {}).get("bytes", 0)
+                if problem is None:
+                    report["verified"].append(key.stem)
+                    continue
+                if state == "unreadable":
+                    self._remove(key)
+                    report["failed"][key.stem] = problem
+                    continue
+                self._copy(key)
+                report["repaired"][key.stem] = problem
+        return report
+
+    def _differences(self, key: CandleKey, side: dict) -> str | None:
+        """How a fresh-looking mirror file differs from its store file in content, or None."""
+        frame, source = self.store.snapshot(key)
+        if source["sha256"] != side["source_checksum"]:
+            return "its store file's bytes changed since it was mirrored, its size and times kept"
+        fh, offset = self._open_array(key, side)
+        with fh:
+            fh.seek(offset)
+            arr = np.fromfile(fh, dtype=np.float64, count=side["rows"] * len(key.columns))
+        if not np.array_equal(arr.reshape(side["rows"], len(key.columns)), frame.to_numpy(dtype="float64"),
+                              equal_nan=True):
+            return "its values differ from its store file's"
+        return None
 
     def _copy(self, key: CandleKey) -> None:
         frame, source = self.store.snapshot(key)

@@ -298,3 +298,39 @@ def test_a_held_mirror_or_store_lock_says_so_then_gives_up_with_exit_6(store, hb
         assert run.code == 6 and waiting.startswith("waiting for ") and "giving up after 1.2 s" in waiting, command
         assert re.fullmatch(rf"error: .* is still locked by process {holder.pid} \(python\S*\) of \S+ after 1.2 s "
                             r"\(--wait SECONDS waits longer\)", error), error
+
+
+def test_verify_finds_a_store_file_changed_in_place_with_its_size_and_times_kept(store, hbopt):
+    store.add(BTC, synth.generate(2, seed=1), {"source": "import:abcdef.csv", "synthetic": True})
+    mirror = Mirror.default()
+    mirror.refresh()
+    path, st = store.path(BTC), os.stat(store.path(BTC))
+    data = path.read_bytes()
+    with open(path, "r+b") as fh:  # same inode, same size
+        fh.seek(data.index(b"abcdef"))
+        fh.write(b"abcdeg")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert states(mirror) == {BTC.stem: "fresh"}  # a refresh trusts an unchanged identity
+
+    run = hbopt("mirror", "verify")
+    assert run.code == 3 and f"repaired {BTC.stem}: its store file's bytes changed" in run.out
+    assert f"1 mirror file(s) were damaged: {BTC.stem} (copied again)" in run.err
+    again = hbopt("mirror", "verify", "--json")
+    assert again.code == 0 and json.loads(again.out)["verified"] == [BTC.stem]
+
+
+def test_verify_finds_array_values_a_sidecar_was_rewritten_to_trust(store):
+    mirror = _mirrored(store, BTC)
+    array, sidecar = mirror.root / f"{BTC.stem}.npy", mirror.root / f"{BTC.stem}.json"
+    data = bytearray(array.read_bytes())
+    data[-8:] = np.float64(1.5).tobytes()
+    array.write_bytes(bytes(data))
+    side = json.loads(sidecar.read_text())
+    st = os.stat(array)
+    side["array"].update(inode=st.st_ino, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns)
+    sidecar.write_text(json.dumps(side))
+    assert states(mirror) == {BTC.stem: "fresh"}
+    report = mirror.verify()
+    assert report["repaired"] == {BTC.stem: "its values differ from its store file's"}
+    np.testing.assert_array_equal(mirror.load("binance_perpetual", "BTC-USDT", "1m"), store.read(BTC).to_numpy())
+    assert mirror.verify()["verified"] == [BTC.stem]
