@@ -85,6 +85,7 @@ def discover(study_file: str | Path | None = None, *, n_trials: int = 100, study
     first; then its top trials on the holdout and, with ``validate``, the verdict (its thresholds
     as keyword arguments too: ``min_dsr=0.9``). Every check that can refuse the run is made
     before any study, folder or worker exists. Returns a :class:`StudyRun` per study."""
+    from hbopt.engine.backtest import mirrored_candles
     from hbopt.search.storage import StudyFolder, check_storage_url
     from hbopt.validation.studies import WARM_TRIALS, discover as run_discover, open_pool, plan_studies
 
@@ -96,8 +97,9 @@ def discover(study_file: str | Path | None = None, *, n_trials: int = 100, study
     pool_args = _pool_args(workers, options.get("controllers_path"), trial_timeout, max_worker_mb, backend, address,
                            on_stage)
     spec, user_module = study_spec(study_file, **options)
-    plans = plan_studies(spec, study, storage, user_module, warm_start, warm_trials or WARM_TRIALS)
-    with open_pool(**pool_args) as pool:
+    candles = mirrored_candles()  # the run's: the mirror refreshed once, for planning and the pool
+    plans = plan_studies(spec, study, storage, user_module, warm_start, warm_trials or WARM_TRIALS, candles)
+    with open_pool(**pool_args, candles=candles) as pool:
         summaries = run_discover(spec, n_trials, pool, study, storage, user_module, report=report, validate=validate,
                                  thresholds=thresholds, top=top, plans=plans, on_windows=on_windows,
                                  on_progress=on_progress, on_stage=on_stage)
@@ -137,6 +139,7 @@ def walkforward(study_file: str | Path | None = None, *, folds: int = 4, anchore
     """Walk-forward with re-optimisation (``hbopt walkforward``): ``folds`` test windows, each
     after a training window of ``n_trials`` trials (``anchored``: from the window's start);
     ``options`` as :func:`discover` takes them. Returns each walk-forward's result."""
+    from hbopt.engine.backtest import mirrored_candles
     from hbopt.validation.studies import open_pool
     from hbopt.validation.walkforward import plan_walkforwards, walkforward as run_walkforward
 
@@ -145,8 +148,9 @@ def walkforward(study_file: str | Path | None = None, *, folds: int = 4, anchore
     pool_args = _pool_args(workers, options.get("controllers_path"), trial_timeout, max_worker_mb, backend, address,
                            on_stage)
     spec, user_module = study_spec(study_file, **options)
-    plans = plan_walkforwards(spec, folds, anchored, study, user_module)
-    with open_pool(**pool_args) as pool:
+    candles = mirrored_candles()
+    plans = plan_walkforwards(spec, folds, anchored, study, user_module, candles)
+    with open_pool(**pool_args, candles=candles) as pool:
         return run_walkforward(spec, folds, n_trials, pool, anchored, study, user_module, plans=plans,
                                on_plan=on_plan, on_progress=on_progress)
 

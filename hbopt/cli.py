@@ -692,18 +692,24 @@ def bench_costs_option(f):
 @click.option("--verdict", "verdict_mode", is_flag=True,
               help="Validate TPE studies on a random walk and a mean-reverting market at 5 seeds, at 60 trials and "
                    "again at 160: how steady the verdict is.")
-@click.option("--trials", type=click.IntRange(min=10),
+@click.option("--store", "store_mode", is_flag=True,
+              help="Benchmark a large store: no-op refresh, one pair's backtest against a one-pair store, "
+                   "discover --pairs ALL's overhead per pair.")
+@click.option("--pairs", type=click.IntRange(2, 1000), default=100, show_default=True, help="--store: pairs stored.")
+@click.option("--trials", type=click.IntRange(min=1),
               help="--pool: trials per run [default: 1000]; --search: trials per backtest study [default: 150].")
 @click.option("--samplers", default="random,tpe", show_default=True,
               help="--pool: samplers whose driver and workers are measured (the first also for the scaling table).")
 @bench_costs_option
 @click.option("--json", "as_json", is_flag=True)
-def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode, trials, samplers, cost_model, as_json):
+def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode, store_mode, pairs, trials, samplers,
+          cost_model, as_json):
     """Stock vs turbo engine on the same configs and data, one core; or, with --pool, what a
     discover run costs: per sampler the driver's CPU per trial and its ceiling (trials/s when
     backtests cost nothing), the workers' busy share and RSS over the run; and throughput for
     each worker count; or, with --search, the best batched TPE finds against plain TPE's; or,
-    with --verdict, how steady the verdict is.
+    with --verdict, how steady the verdict is; or, with --store, whether a store of --pairs
+    pairs x --days (365) of 1m candles stays as fast as a one-pair store.
 
     Engines: per controller, ms per backtest for each engine, the speedup, the peak memory rise
     and whether the two engines agree (same executors, the same account and fills to 1e-9, the
@@ -717,11 +723,16 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode
       hbopt bench --pool --workers 2 --samplers tpe,nsga2 --trials 300 --days 360
       hbopt bench --search --trials 150 --days 90
       hbopt bench --verdict --seed 5
+      hbopt bench --store --pairs 100 --days 365
     """
     from hbopt.engine.bench import CONFIGS, run_bench
 
+    if trials is not None and trials < 10 and not store_mode:
+        raise click.BadParameter(f"{trials} is less than 10", param_hint="--trials")
     if verdict_mode:
         return bench_verdict(days or 40, seed, as_json)
+    if store_mode:
+        return bench_store(pairs, days or 365, trials or 2, seed, as_json)
     days = days or 90
     if pool_mode:
         return bench_pool(days, names.split(",")[0], seed, worker_counts, trials or 1000, samplers, as_json)
@@ -1070,6 +1081,28 @@ def bench_search(days, controller, trials, as_json):
     out.print(table(["problem", "sampler", "trials", "seeds", "best (mean ± s.e.)", "driver ms/trial"],
                     [[r["problem"], r["sampler"], r["trials"], r["seeds"], f"{r['best_mean']:.4g} ± {r['best_se']:.2g}",
                       r["driver_ms"]] for r in rows], title="best found after N trials, sequential"))
+
+
+def bench_store(pairs, days, trials, seed, as_json):
+    from hbopt.cache.store_bench import run_store_bench
+
+    with err.status("benchmarking the store") as status:
+        r = run_store_bench(pairs, days, trials=trials, seed=seed, progress=lambda m: status.update(m))
+    if as_json:
+        return emit_json(r)
+    d, one, many = r["discover"], r["stores"]["one"], r["stores"]["many"]
+    out.print(table(["figure", "measured"], [
+        ["store (1 pair / all)", f"{one['store_mb']:,.0f} MB / {many['store_mb']:,.0f} MB"],
+        ["mirror (1 pair / all)", f"{one['mirror_mb']:,.0f} MB / {many['mirror_mb']:,.0f} MB"],
+        ["first refresh, all pairs", f"{many['first_refresh_s']} s"],
+        ["no-op refresh, all pairs", f"{r['noop_refresh_s'] * 1000:.0f} ms"],
+        [f"{r['backtest_days']:g}-day backtest, 1-pair store", f"{r['backtest_one_s']} s"],
+        [f"{r['backtest_days']:g}-day backtest, {pairs}-pair store", f"{r['backtest_many_s']} s "
+                                                                   f"({r['backtest_ratio']}x)"],
+        [f"discover --pairs ALL, {d['trials']} trials on {d['workers']} workers",
+         f"{d['wall_s']} s, of which trials {d['trial_s']} s / {d['workers']} workers"],
+        ["discover overhead per pair", f"{d['overhead_per_pair_s']} s"],
+    ], title=f"{pairs} pairs x {days:g} days of 1m candles ({r['rows_per_pair']:,} rows a pair)"))
 
 
 def bench_verdict(days, seed, as_json):

@@ -106,6 +106,7 @@ class Progress:
 
     target: int
     done: int = 0
+    issued: int = 0  # trials handed to the pool (or recorded at once as duplicates)
     failed: int = 0
     duplicates: int = 0
     rejected: int = 0  # proposals that broke a relation, never run
@@ -353,6 +354,7 @@ class Optimizer:
                         break
                     self._submit(issued, *proposal, progress)
                     issued += 1
+                    progress.issued = issued
                 if issued >= progress.target:
                     self._tell_in_order(math.inf, progress)
                 idle = max(0, self.pool.size - self.pool.pending) if held else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ from typing import Callable
 import optuna
 
 from hbopt.files import read_json, write_text_atomic
+from hbopt.engine.backtest import mirrored_candles
+from hbopt.engine.lanes import Lanes
 from hbopt.engine.pool import Pool, WorkerSetup, check_trial_timeout, make_pool
 from hbopt.errors import ConfigError, DataError, HboptError
 from hbopt.search.optimize import Progress
@@ -41,13 +44,14 @@ WARM_TRIALS = 10  # the old study's best trials a --warm-start runs first
 
 @contextmanager
 def open_pool(workers: int | None, controllers_path=None, trial_timeout: float | None = None,
-              max_worker_mb: float | None = None, backend: str = "local", address: str | None = None):
+              max_worker_mb: float | None = None, backend: str = "local", address: str | None = None,
+              candles=None):
     """A backtest pool on ``backend`` over a fresh mirror (local workers memory-map it; Ray's are
-    sent the candles they need)."""
-    from hbopt.cache.mirror import Mirror
-
+    sent the candles they need): ``candles``, the run's (:func:`mirrored_candles`), says the
+    command refreshed it already; None: it is refreshed now."""
     check_trial_timeout(trial_timeout)  # before the mirror is touched
-    Mirror.default().refresh()
+    if candles is None:
+        mirrored_candles()
     setup = WorkerSetup(controllers_path=str(controllers_path) if controllers_path else None, max_rss_mb=max_worker_mb)
     with make_pool(backend, workers, setup, trial_timeout=trial_timeout, address=address) as pool:
         yield pool
@@ -62,10 +66,10 @@ def load_validation(folder: StudyFolder) -> dict | None:
                      f"; 'hbopt validate {folder.name}' writes it again")
 
 
-def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None) -> dict:
-    """The study's windows: those its manifest recorded, else planned now (a new study)."""
+def windows_of(folder: StudyFolder, spec: StudySpec, user_module: str | None, candles) -> dict:
+    """The study's windows: those its manifest recorded, else planned now on ``candles`` (a new study)."""
     recorded = folder.manifest().get("windows") if folder.exists() else None
-    return recorded or study_windows(spec, user_module)
+    return recorded or study_windows(spec, user_module, candles)
 
 
 def spec_of(folder: StudyFolder, user_module: str | None) -> StudySpec:
@@ -167,14 +171,16 @@ class StudyPlan:
 
 def plan_studies(spec: StudySpec, study_name: str | None = None, storage_url: str | None = None,
                  user_module: str | None = None, warm_start: str | None = None,
-                 warm_trials: int = WARM_TRIALS) -> list[StudyPlan]:
+                 warm_trials: int = WARM_TRIALS, candles=None) -> list[StudyPlan]:
     """Every check a discover run can fail before its first trial, for each study ``spec``
     makes, with nothing written (no study, no folder, no worker): the storage URL; a resumed
     study's spec against the one it recorded; for a new study, its windows planned on the data
     (coverage of the window and of the warm-up a trial may need, on every pair); the study to
-    warm-start from (:func:`warm_points`)."""
+    warm-start from (:func:`warm_points`). Windows are planned on ``candles``, the run's
+    (:func:`mirrored_candles`; None: the mirror's, refreshed now, once for every study)."""
     if storage_url:
         open_storage(storage_url)
+    candles = candles or mirrored_candles()
     plans = []
     for name, study_spec in study_names(spec, study_name):
         folder = StudyFolder(name)
@@ -183,9 +189,9 @@ def plan_studies(spec: StudySpec, study_name: str | None = None, storage_url: st
         warm = warm_points(warm_start, name, study_spec, warm_trials) if warm_start else ()
         new = windows is None
         if new:
-            windows = study_windows(study_spec, user_module)
+            windows = study_windows(study_spec, user_module, candles)
         elif study_spec.start is None:  # a resumed study of "the last N days"
-            notes += newer_data_note(name, windows, study_windows(study_spec, user_module))
+            notes += newer_data_note(name, windows, study_windows(study_spec, user_module, candles))
         plans.append(StudyPlan(name, study_spec, windows, new, tuple(warm), tuple(notes)))
     return plans
 
@@ -232,16 +238,17 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
     ``windows``, ``validation`` and ``warnings`` (what was repaired on the way: a torn journal
     line; what the plan noted). A new study whose run ends without one completed trial is removed
     again, so that the corrected command can create it afresh."""
-    summaries = []
-    for planned in plans if plans is not None else plan_studies(spec, study_name, storage_url, user_module):
+    plans = plans if plans is not None else plan_studies(spec, study_name, storage_url, user_module)
+
+    def one(planned: StudyPlan, lane: Pool, on_progress_) -> dict:
         folder = StudyFolder(planned.name)
         made = not folder.path.exists()
         folder.make()
         try:
             with folder.lock(storage_url):
                 try:
-                    summaries.append(_search(folder, planned, n_trials, pool, storage_url, user_module, report,
-                                             validate, thresholds, top, on_windows, on_progress, on_stage))
+                    return _search(folder, planned, n_trials, lane, storage_url, user_module, report, validate,
+                                   thresholds, top, on_windows, on_progress_, on_stage)
                 except BaseException:
                     if planned.new:
                         _forget_if_empty(folder, storage_url)
@@ -250,7 +257,61 @@ def discover(spec: StudySpec, n_trials: int, pool: Pool, study_name: str | None 
             if made and not folder.exists():
                 shutil.rmtree(folder.path, ignore_errors=True)
             raise
-    return summaries
+    return overlapped(plans, one, pool, on_progress)
+
+
+def overlapped(plans: list, run_one: Callable, pool: Pool, on_progress: Callable) -> list:
+    """``run_one(plan, lane, on_progress)`` for each plan, each in its own thread on its own lane
+    of ``pool`` (:mod:`hbopt.engine.lanes`): a plan starts once the one before it has handed the
+    pool all its trials (or ended), so a study's last trials run beside the next one's first and
+    the workers never wait for a study to drain. Returns the results in the plans' order. The
+    first error (by plan order) is raised once every started plan has ended, and no plan starts
+    after one; Ctrl-C stops every plan as it stops one."""
+    lanes = Lanes(pool)
+    results: dict[int, object] = {}
+    errors: dict[int, BaseException] = {}
+    threads = []
+
+    def start(index: int, planned) -> threading.Event:
+        handed_over = threading.Event()
+
+        def progressed(name, progress, lane):
+            if progress.issued >= progress.target:
+                handed_over.set()
+            on_progress(name, progress, lane)
+
+        def body():
+            lane = lanes.lane()
+            try:
+                results[index] = run_one(planned, lane, progressed)
+            except BaseException as exc:
+                errors[index] = exc
+            finally:
+                lane.close()
+                handed_over.set()
+        thread = threading.Thread(target=body, name=f"study-{index}", daemon=True)
+        threads.append(thread)
+        thread.start()
+        return handed_over
+
+    try:
+        for index, planned in enumerate(plans):
+            if errors:
+                break
+            handed_over = start(index, planned)
+            while not handed_over.wait(0.05):
+                pass
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)
+    except KeyboardInterrupt:
+        lanes.stop()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[min(errors)]
+    return [results[i] for i in range(len(plans))]
 
 
 def _search(folder: StudyFolder, planned: StudyPlan, n_trials: int, pool: Pool, storage_url, user_module, report,
@@ -305,9 +366,10 @@ def validate(name: str, pool_args: dict, user_module: str | None, thresholds: Th
     searched = spec_of(folder, user_module)
     spec = replace(searched, costs=replace(searched.costs, **costs)) if costs else searched
     spec = with_fixed(spec, sets, user_module)
+    candles = mirrored_candles()  # the run's: the mirror refreshed once
     with folder.lock():
         study = folder.load()
-        windows = windows_of(folder, spec, user_module)
-        with open_pool(**pool_args) as pool:
+        windows = windows_of(folder, spec, user_module, candles)
+        with open_pool(**pool_args, candles=candles) as pool:
             on_stage(f"{name}: validating the best (holdout, neighbourhood, cost stress)")
             return validate_folder(folder, study, spec, windows, pool, thresholds, top, report=True, searched=searched)

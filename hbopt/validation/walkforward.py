@@ -17,6 +17,7 @@ import numpy as np
 from hbopt import settings
 from hbopt.files import home_folder, read_json, write_text_atomic
 from hbopt.engine.account import annual_sharpe, sharpe
+from hbopt.engine.backtest import mirrored_candles
 from hbopt.engine.pool import Pool, Trial
 from hbopt.errors import ConfigError, DataError, HboptError, from_description
 from hbopt.search.optimize import Progress
@@ -38,9 +39,10 @@ def load_walkforward(name: str) -> dict | None:
                      f"; running 'hbopt walkforward --study {name}' again writes it")
 
 
-def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None) -> dict:
-    """Per pair, the folds' ``train`` and ``test`` windows over the spec's whole window."""
-    found = data_windows(spec, user_module)
+def plan(spec: StudySpec, k: int, anchored: bool, user_module: str | None, candles) -> dict:
+    """Per pair, the folds' ``train`` and ``test`` windows over the spec's whole window on
+    ``candles`` (the run's)."""
+    found = data_windows(spec, user_module, candles)
     for pair, (whole, warmup) in found.whole.items():
         for n, (train, test) in enumerate(folds(whole, k, found.tick, found.gap, anchored), 1):
             require_warmup_fits(pair, warmup, train, f"fold {n} training")
@@ -67,14 +69,17 @@ def _pinned_plan(name: str, k: int, anchored: bool) -> dict | None:
 
 
 def plan_walkforwards(spec: StudySpec, k: int, anchored: bool = False, study_name: str | None = None,
-                      user_module: str | None = None) -> list[tuple[str, StudySpec, dict]]:
+                      user_module: str | None = None, candles=None) -> list[tuple[str, StudySpec, dict]]:
     """``(name, spec, plan)`` of each walk-forward ``spec`` makes (one per pair, or one across
-    pairs): its pinned plan, else one planned now on the data; every check that can refuse the
-    run, with nothing written."""
+    pairs): its pinned plan, else one planned now on ``candles`` (the run's; None: the mirror's,
+    refreshed now); every check that can refuse the run, with nothing written."""
     plans = []
     for name, study_spec in study_names(spec, study_name):
         study_spec = replace(study_spec, holdout=0.0)
-        plans.append((name, study_spec, _pinned_plan(name, k, anchored) or plan(study_spec, k, anchored, user_module)))
+        pinned = _pinned_plan(name, k, anchored)
+        if pinned is None and candles is None:
+            candles = mirrored_candles()
+        plans.append((name, study_spec, pinned or plan(study_spec, k, anchored, user_module, candles)))
     return plans
 
 

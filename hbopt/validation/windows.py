@@ -106,20 +106,18 @@ class DataWindows:
     gap: int
 
 
-def data_windows(spec, user_module: str | None) -> DataWindows:
-    """The spec's :class:`DataWindows`. The window is found for a loadable point of the space;
+def data_windows(spec, user_module: str | None, candles) -> DataWindows:
+    """The spec's :class:`DataWindows` on ``candles`` (the run's, :func:`mirrored_candles`). The window is found for a loadable point of the space;
     its warm-up is the longest of that point's and those of the space's far corners (every
     parameter at its highest, then each categorical choice over that), so the data is known to
     cover the warm-up a trial may need before any trial runs: a :class:`DataError` if it does not."""
     from hbopt.cache.candles import interval_seconds
     from hbopt.engine import data_window
-    from hbopt.engine.backtest import mirrored_candles
     from hbopt.search.space import config_fields, shown
     from hbopt.search.spec import loadable_point
 
     tick = interval_seconds(spec.resolution)
     points = [loadable_point(spec, user_module), *far_points(spec, user_module)]
-    candles = mirrored_candles()  # one refresh for every pair and point
     whole = {}
     for pair in spec.pairs:
         configs = [spec.config_for(pair, config_fields(spec.space, point)) for point in points]
@@ -157,10 +155,10 @@ def far_points(spec, user_module: str | None) -> list[dict]:
     return kept
 
 
-def study_windows(spec, user_module: str | None) -> dict:
-    """Per pair, the study's whole window and how it is used, each ``[start, end]``:
+def study_windows(spec, user_module: str | None, candles) -> dict:
+    """On ``candles`` (the run's), per pair, the study's whole window and how it is used, each ``[start, end]``:
     ``{"window", "in_sample", "holdout" (None without one), "warmup" (s), "gap" (s)}``."""
-    found = data_windows(spec, user_module)
+    found = data_windows(spec, user_module, candles)
     out = {}
     for pair, (whole, warmup) in found.whole.items():
         in_sample, holdout = holdout_split(whole, spec.holdout, found.tick, found.gap)

@@ -84,10 +84,15 @@ def test_a_study_runs_under_the_costs_it_was_created_with(two_pairs, hbopt):
     assert again.code != 0 and "exists with a different costs" in again.err
 
 
-def test_each_pair_is_its_own_study_unless_scored_across_pairs(two_pairs, hbopt):
+def test_each_pair_is_its_own_study_unless_scored_across_pairs_and_the_run_refreshes_the_mirror_once(
+        two_pairs, hbopt, monkeypatch):
+    refreshes = []
+    refresh = Mirror.refresh
+    monkeypatch.setattr(Mirror, "refresh", lambda self: refreshes.append(1) or refresh(self))
     run = hbopt("discover", *SMALL, "--pairs", "ALL", "--iter", "3", "--workers", "2", "--study", "p",
                 "--sampler", "random", "--json", "--no-report")
     assert [s["study"] for s in json.loads(run.out)] == ["p_BTC-USDT", "p_ETH-USDT"]
+    assert len(refreshes) == 1  # one run, one refresh: not one per pair, nor one more for the pool
     run = hbopt("discover", *SMALL, "--pairs", "ALL", "--across-pairs", "min", "--iter", "3", "--workers", "2",
                 "--study", "both", "--sampler", "random", "--json", "--no-report")
     assert run.code == 0, run.err
