@@ -31,7 +31,7 @@ import numpy as np
 from hbopt import settings
 from hbopt.cache.candles import resample_array, source_interval_for
 from hbopt.cache.funding import FUNDING
-from hbopt.cache.store import CandleKey, CandleStore, file_checksum, file_identity
+from hbopt.cache.store import CandleKey, CandleStore, file_checksum, file_identity, keys_in
 from hbopt.errors import DataError
 from hbopt.files import atomic_path, file_lock, open_owned, owned_folder, read_owned, write_text_atomic
 
@@ -93,10 +93,11 @@ class Mirror:
             raise _Damaged(f"its sidecar lacks or garbles {', '.join(wrong) or 'columns, rows'}")
         return side
 
-    def mirrored_keys(self) -> list[CandleKey]:
+    def mirrored_keys(self, pair: tuple[str, str] | None = None) -> list[CandleKey]:
+        """The mirrored series, sorted; with ``pair`` (connector, pair), that pair's only."""
         if not self._folder().is_dir():
             return []
-        return sorted(k for k in (CandleKey.from_stem(p.stem) for p in self.root.glob("*.json")) if k)
+        return keys_in(self.root, ".json", pair)
 
     def _open_array(self, key: CandleKey, side: dict):
         """The array file, open, checked against its sidecar: its identity and its header's shape;
@@ -171,8 +172,9 @@ class Mirror:
             rows.append(row)
         return rows
 
-    def refresh(self) -> dict:
-        """Bring the mirror in line with the store, copying what changed or is corrupt.
+    def refresh(self, pair: tuple[str, str] | None = None) -> dict:
+        """Bring the mirror in line with the store, copying what changed or is corrupt; with
+        ``pair`` (connector, pair), only that pair's files.
 
         Returns ``{"copied": [...], "unchanged": [...], "removed": [...], "failed": {stem: error}}``.
         A store file that cannot be read is reported under ``failed`` and its mirror copy removed
@@ -182,7 +184,7 @@ class Mirror:
         report = {"copied": [], "unchanged": [], "removed": [], "failed": {}}
         self._folder(create=True)
         with self._lock(shared=False):
-            stored = self.store.keys()
+            stored = self.store.keys(pair)
             for key in stored:
                 if self._state(key)[0] == "fresh":
                     report["unchanged"].append(key.stem)
@@ -193,7 +195,7 @@ class Mirror:
                 except DataError as exc:
                     self._remove(key)
                     report["failed"][key.stem] = str(exc)
-            for key in set(self.mirrored_keys()) - set(stored):
+            for key in set(self.mirrored_keys(pair)) - set(stored):
                 self._remove(key)
                 report["removed"].append(key.stem)
         return report
@@ -272,11 +274,17 @@ class Mirror:
                 self._remove(key)
         return [k.stem for k in keys]
 
+    def load_fresh(self, connector: str, pair: str, interval: str) -> np.ndarray:
+        """:meth:`load`, the pair's files refreshed first: what a lone backtest reads, so it
+        refreshes the few files it reads, not a store of hundreds of pairs."""
+        self.refresh((connector, pair))
+        return self.load(connector, pair, interval)
+
     def is_fresh(self) -> bool:
         return all(row["state"] == "fresh" for row in self.status())
 
     def intervals(self, connector: str, pair: str) -> list[str]:
-        return [k.interval for k in self.mirrored_keys() if (k.connector, k.pair) == (connector, pair)]
+        return [k.interval for k in self.mirrored_keys((connector, pair))]
 
     def load(self, connector: str, pair: str, interval: str) -> np.ndarray:
         """Read-only array of a series at ``interval``: memory-mapped when mirrored at that interval,
@@ -287,7 +295,7 @@ class Mirror:
         be read) or the mirror file does not match its sidecar (its identity, size and shape)."""
         if interval == FUNDING:
             key = CandleKey(connector, pair, FUNDING)
-            if key not in self.mirrored_keys():
+            if key not in self.mirrored_keys((connector, pair)):
                 raise DataError(f"no funding rates mirrored for {connector} {pair}; import or fetch them "
                                 "('hbopt data import --funding'), then 'hbopt mirror refresh'")
             return self._mapped(key)
@@ -318,7 +326,7 @@ class Mirror:
     def _why_unmirrored(self, connector: str, pair: str, interval: str) -> DataError:
         """The error for a series the mirror cannot serve: the store file it would come from
         cannot be read, is not mirrored yet, or there is none."""
-        stored = [k.interval for k in self.store.keys() if (k.connector, k.pair) == (connector, pair)]
+        stored = [k.interval for k in self.store.keys((connector, pair))]
         source = source_interval_for(stored, interval)
         if source is not None:
             key = CandleKey(connector, pair, source)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,14 @@ class CandleKey:
         return f"{self.connector} {self.pair} {self.interval}"
 
 
+def keys_in(folder: Path, suffix: str, pair: tuple[str, str] | None = None) -> list[CandleKey]:
+    """The keys the ``*SUFFIX`` files of ``folder`` are named after, sorted; with ``pair``
+    (connector, pair), that pair's only."""
+    pattern = f"{glob.escape(pair[0])}|{glob.escape(pair[1])}|*" if pair else "*"
+    found = (CandleKey.from_stem(p.name[: -len(suffix)]) for p in folder.glob(pattern + suffix))
+    return sorted(k for k in found if k)
+
+
 def file_checksum(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     with open(path, "rb") as fh:
@@ -117,11 +126,12 @@ class CandleStore:
     def path(self, key: CandleKey) -> Path:
         return self.root / f"{key.stem}{SUFFIX}"
 
-    def keys(self) -> list[CandleKey]:
+    def keys(self, pair: tuple[str, str] | None = None) -> list[CandleKey]:
+        """The stored series, sorted; with ``pair`` (connector, pair), that pair's only (found by
+        their names, not by listing every file of a large store)."""
         if not self._folder(create=False).is_dir():
             return []
-        found = (CandleKey.from_stem(p.name[: -len(SUFFIX)]) for p in self.root.glob(f"*{SUFFIX}"))
-        return sorted(k for k in found if k)
+        return keys_in(self.root, SUFFIX, pair)
 
     def pairs(self, connector: str) -> list[str]:
         """The pairs stored for ``connector``, sorted."""

@@ -29,14 +29,22 @@ MAX_DAYS = 36_500
 
 
 def mirrored_candles() -> CandleWindows:
-    """The mirror's candles, the mirror refreshed first: what :func:`backtest` and
-    :func:`data_window` read unless given ``candles``. A caller making many such calls in one run
-    takes it once and passes it to each, so the mirror is refreshed once, not once a call."""
+    """The mirror's candles, the whole mirror refreshed first: a run's candles, taken once per
+    command and passed to every :func:`data_window`, :func:`backtest` and the pool it starts
+    (whose workers read the mirror), so the mirror is refreshed once, not once a call."""
     from hbopt.cache.mirror import Mirror
 
     mirror = Mirror.default()
     mirror.refresh()  # copies only what changed; a no-op when the mirror is fresh
     return CandleWindows(mirror.load)
+
+
+def read_candles() -> CandleWindows:
+    """The mirror's candles, each pair's files refreshed when it is first read: what a lone
+    :func:`backtest` or :func:`data_window` reads unless given ``candles``."""
+    from hbopt.cache.mirror import Mirror
+
+    return CandleWindows(Mirror.default().load_fresh)
 
 
 def check_settings(engine: str, resolution: str, trade_cost: float, feature_timing: str,
@@ -84,7 +92,8 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
 
     The window is ``[start, end]`` (epoch seconds) or, with ``days``, the last ``days`` days the
     data covers. Candles come from ``candles``, a ``(connector, pair, interval) -> array`` source
-    or a :class:`CandleWindows` (default: the mirror, refreshed if stale). ``feature_timing``
+    or a :class:`CandleWindows` (default: the mirror, each pair's files refreshed as it is read,
+    :func:`read_candles`). ``feature_timing``
     says when a controller's features reach the ticks: ``"close"`` once their candle has closed,
     ``"open"`` on the candle's open time as Hummingbot does (see :mod:`hbopt.engine.stock`).
     ``costs`` chooses the cost model (a :class:`~hbopt.engine.exchange.costs.Costs` or its
@@ -113,7 +122,7 @@ def backtest(config: dict, start: int | None = None, end: int | None = None, res
         raise ConfigError(f"the window start {utc(start)} is not before its end {utc(end)}")
     began = time.perf_counter()
     if candles is None:
-        candles = mirrored_candles()
+        candles = read_candles()
     elif not isinstance(candles, CandleWindows):
         candles = CandleWindows(candles)
     fallback = None
@@ -199,7 +208,7 @@ def data_window(config: dict, resolution: str = "1m", *, days: float | None = No
     ``start`` its earliest candle is (the controller's indicator warm-up). A window the data does
     not cover, warm-up included, is the :class:`DataError` the backtest would raise."""
     if candles is None:
-        candles = mirrored_candles()
+        candles = read_candles()
     elif not isinstance(candles, CandleWindows):
         candles = CandleWindows(candles)
     from hbopt.engine.stock import StockBacktestingEngine

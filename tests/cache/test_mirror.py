@@ -334,3 +334,14 @@ def test_verify_finds_array_values_a_sidecar_was_rewritten_to_trust(store):
     assert report["repaired"] == {BTC.stem: "its values differ from its store file's"}
     np.testing.assert_array_equal(mirror.load("binance_perpetual", "BTC-USDT", "1m"), store.read(BTC).to_numpy())
     assert mirror.verify()["verified"] == [BTC.stem]
+
+
+def test_a_lone_read_refreshes_only_its_pairs_files(store):
+    mirror = _mirrored(store, BTC, ETH)
+    store.add(BTC, synth.generate(3, seed=5), {"synthetic": True}, replace=True)
+    store.add(ETH, synth.generate(3, seed=6), {"synthetic": True}, replace=True)
+    np.testing.assert_array_equal(mirror.load_fresh("binance_perpetual", "BTC-USDT", "1m"), store.read(BTC).to_numpy())
+    assert states(mirror) == {BTC.stem: "fresh", ETH.stem: "stale"}
+    store.path(BTC).unlink()
+    assert mirror.refresh(("binance_perpetual", "BTC-USDT"))["removed"] == [BTC.stem]
+    assert states(mirror) == {ETH.stem: "stale"}
