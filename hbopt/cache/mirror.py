@@ -152,16 +152,15 @@ class Mirror:
             return "corrupt", str(exc), side
         return "fresh", None, side
 
-    def status(self) -> list[dict]:
+    def status(self, pair: tuple[str, str] | None = None) -> list[dict]:
         """Each store or mirror file with its state: ``fresh``, ``stale`` (the store file changed),
         ``missing`` (in the store, not mirrored), ``corrupt`` (the array does not match its
         sidecar, or the sidecar is damaged; the row's ``error`` says how; :meth:`verify` checks the
-        content too), ``unreadable`` (the
-        store file's parquet footer cannot be read; ``error`` says why) or ``orphan`` (mirrored,
-        gone from the store)."""
-        stored = set(self.store.keys())
+        content too), ``unreadable`` (the store file's parquet footer cannot be read; ``error``
+        says why) or ``orphan`` (mirrored, gone from the store). With ``pair`` (connector, pair), that pair's files only."""
+        stored = set(self.store.keys(pair))
         rows = []
-        for key in sorted(stored | set(self.mirrored_keys())):
+        for key in sorted(stored | set(self.mirrored_keys(pair))):
             state, error, side = self._state(key) if key in stored else ("orphan", None, {})
             row = {"file": key.stem, "connector": key.connector, "pair": key.pair, "interval": key.interval,
                    "state": state}

@@ -35,6 +35,8 @@ in the current folder is read, else the default built-in controller is optimised
 """
 from __future__ import annotations
 
+import itertools
+
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -502,13 +504,13 @@ def loadable_point(spec: StudySpec, user_module: str | None) -> dict:
     from hbopt.engine.backtest import backtest_config
 
     lowest = {p.name: p.lowest for p in spec.space}
-    kept = [point for point in [lowest] + [draw(list(spec.space), 0, index) for index in range(RELATION_TRIES)]
-            if spec.allows(point)]
+    drawn = (draw(list(spec.space), 0, index) for index in range(RELATION_TRIES))
+    kept = list(itertools.islice(filter(spec.allows, itertools.chain([lowest], drawn)), LOAD_TRIES))
     if not kept:
         raise ConfigError(f"relations {', '.join(r.text for r in spec.relations)}: none of {RELATION_TRIES + 1} points "
                           "drawn from the space keeps them; widen the space or drop a relation")
     first = None
-    for point in kept[:LOAD_TRIES]:
+    for point in kept:
         try:
             backtest_config(spec.config_for(spec.pairs[0], config_fields(spec.space, point)), user_module)
             return point

@@ -295,8 +295,7 @@ def data_checksums(connector: str, pairs) -> dict:
     from hbopt.cache.mirror import Mirror
 
     mirror = Mirror.default()
-    return {row["file"]: row.get("source_checksum") for row in mirror.status()
-            if row["connector"] == connector and row["pair"] in pairs}
+    return {row["file"]: row.get("source_checksum") for pair in pairs for row in mirror.status((connector, pair))}
 
 
 def versions() -> dict:
