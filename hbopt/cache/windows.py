@@ -57,11 +57,12 @@ class CandleWindows:
                               lambda: self._source(connector, pair, interval), size)
 
     def frame(self, connector: str, pair: str, interval: str, first: int, last: int) -> pd.DataFrame:
-        """Rows ``first..last`` (indices into :meth:`array`) as a candle frame indexed from 0."""
-        whole = self._remember(("frame", connector, pair, interval),
-                               lambda: to_frame(np.array(self.array(connector, pair, interval))),
-                               lambda df: int(df.memory_usage(index=False).sum()))
-        return whole.iloc[first:last + 1].reset_index(drop=True)
+        """Rows ``first..last`` (indices into :meth:`array`) as a candle frame indexed from 0: only
+        those rows are copied out of the (memory-mapped) series and kept, so what a worker holds
+        is the windows its trials read, whatever the length of the series."""
+        return self._remember(("frame", connector, pair, interval, first, last),
+                              lambda: to_frame(np.array(self.array(connector, pair, interval)[first:last + 1])),
+                              lambda df: int(df.memory_usage(index=False).sum())).copy()
 
 
 def resampling_source(minutes: np.ndarray, funding: np.ndarray | None = None) -> CandleSource:
