@@ -1102,6 +1102,8 @@ def bench_store(pairs, days, trials, seed, as_json):
         [f"discover --pairs ALL, {d['trials']} trials on {d['workers']} workers",
          f"{d['wall_s']} s, of which trials {d['trial_s']} s / {d['workers']} workers"],
         ["discover overhead per pair", f"{d['overhead_per_pair_s']} s"],
+        ["worker peak own memory (--max-worker-mb)", f"{d['worker_peak_rss_mb']} MB ({d['max_worker_mb']:g}); "
+                                              f"{d['workers_replaced']} replaced"],
     ], title=f"{pairs} pairs x {days:g} days of 1m candles ({r['rows_per_pair']:,} rows a pair)"))
 
 

@@ -99,13 +99,14 @@ def fetch(key: CandleKey, days: float, store: CandleStore | None = None, now: fl
 
 
 def stored_series(store: CandleStore, key: CandleKey) -> pd.DataFrame | None:
-    """The series stored for ``key`` before a fetch (None: none); a :class:`DataError` if it is
-    synthetic, which real rows must not be mixed into."""
+    """The timestamps stored for ``key`` before a fetch, as a one-column frame (None: none; what a
+    fetch needs to know what is missing); a :class:`DataError` if the series is synthetic, which
+    real rows must not be mixed into."""
     if not store.exists(key):
         return None
     if store.metadata(key).get("synthetic"):
         raise DataError(f"{key.stem} holds a synthetic series; remove it before fetching real data")
-    return store.read(key)
+    return store.read(key, columns=("timestamp",))
 
 
 def _merged(store: CandleStore, key: CandleKey, stored: pd.DataFrame | None, fresh: pd.DataFrame | None,

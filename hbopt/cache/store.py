@@ -162,9 +162,10 @@ class CandleStore:
             except Exception as exc:
                 raise _unreadable(self.path(key), exc) from None
 
-    def read(self, key: CandleKey) -> pd.DataFrame:
-        """The stored frame; :class:`DataError` if there is none or it is unreadable."""
-        return self._parsed(key, lambda fh: pd.read_parquet(fh, columns=list(key.columns)))
+    def read(self, key: CandleKey, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """The stored frame (only ``columns``, if given); :class:`DataError` if there is none or
+        it is unreadable."""
+        return self._parsed(key, lambda fh: pd.read_parquet(fh, columns=list(columns or key.columns)))
 
     def snapshot(self, key: CandleKey) -> tuple[pd.DataFrame, dict]:
         """The stored frame and the file it was read from: :func:`file_identity` plus its

@@ -6,14 +6,16 @@ funding rates, mirrored. Measured, alternating between the homes so the machine'
 both alike:
 
 - a refresh of the large mirror that finds nothing to do (the median of several);
-- a ``days_per_backtest`` backtest of one pair as ``hbopt backtest`` runs it (the mirror
-  refreshed first), in each home, and the ratio;
+- a ``days_per_backtest`` backtest of one pair as ``hbopt backtest`` runs it (its pair's files
+  refreshed first), in each home, each in a fork of this process warmed up there, and the ratio;
 - ``discover --pairs ALL`` over the large store, ``trials`` random trials a pair, one pool for
   every pair's study: its wall time less the trials' own (their ``seconds`` over the workers),
-  per pair.
+  per pair; and the workers' peak memory over it, and how many were replaced for passing
+  ``--max-worker-mb``.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 import statistics
 import tempfile
@@ -53,19 +55,19 @@ def _megabytes(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20, 1)
 
 
-def _backtest_seconds(days: float) -> float:
+def _backtest(days: float) -> dict:
     from hbopt.engine.backtest import backtest
 
-    began = time.perf_counter()
     backtest(BACKTEST, days=days)
-    return time.perf_counter() - began
+    return {}
 
 
 def run_store_bench(pairs: int = 100, days: float = 365, days_per_backtest: float = 7, trials: int = 2,
-                    rounds: int = 5, workers: int | None = None, seed: int = 7,
+                    rounds: int = 7, workers: int | None = None, seed: int = 7,
                     progress: Callable[[str], None] = lambda message: None) -> dict:
     """The figures the module describes, as a dict."""
-    from hbopt.api import discover
+    from hbopt.api import DEFAULT_MAX_WORKER_MB, discover
+    from hbopt.engine.bench import measure_in_fork
     from hbopt.engine.local_pool import usable_cores
 
     names = [PAIR] + [f"C{n:03d}-USDT" for n in range(1, pairs)]
@@ -77,25 +79,29 @@ def run_store_bench(pairs: int = 100, days: float = 365, days_per_backtest: floa
         progress(f"storing and mirroring {days:g} days of 1m candles for {pairs} pairs")
         large = _fill(many, names, days, seed)
         refreshes, times = [], {"one": [], "many": []}
-        for n in range(rounds + 1):  # the first round warms up (imports, compiled kernels, page cache)
-            progress(f"round {n + 1} of {rounds + 1}: no-op refresh and a {days_per_backtest:g}-day backtest in each store")
+        for n in range(rounds):
+            progress(f"round {n + 1} of {rounds}: no-op refresh and a {days_per_backtest:g}-day backtest in each store")
             for label, folder in (("one", one), ("many", many)) if n % 2 else (("many", many), ("one", one)):
-                with pointed_at(folder):
-                    seconds = _backtest_seconds(days_per_backtest)
+                with pointed_at(folder):  # each backtest in a fork of this process, warmed up in that store
+                    run = functools.partial(_backtest, days_per_backtest)
+                    times[label].append(measure_in_fork(run, run)[1] / 1000)
                     if label == "many":
                         began = time.perf_counter()
                         Mirror.default().refresh()
-                        refresh = time.perf_counter() - began
-                if n:
-                    times[label].append(seconds)
-                    if label == "many":
-                        refreshes.append(refresh)
+                        refreshes.append(time.perf_counter() - began)
         progress(f"discover --pairs ALL over {pairs} pairs, {trials} trials each, {workers} workers")
+        memory = {"peak_rss_mb": 0.0, "replaced": 0, "sampled": 0.0}
+
+        def sample(name, progress, pool):  # the workers' memory, twice a second
+            if time.monotonic() - memory["sampled"] > 0.5:
+                memory["sampled"] = time.monotonic()
+                rss = [w["rss_mb"] for w in pool.worker_stats()]
+                memory.update(peak_rss_mb=max([memory["peak_rss_mb"], *rss]), replaced=pool.replaced)
         with pointed_at(many):
             began = time.perf_counter()
             runs = discover(controller="bollinger", connector=CONNECTOR, pairs="ALL", days=days_per_backtest,
                             n_trials=trials, sampler="random", seed=seed, holdout=0, validate=False, report=False,
-                            workers=workers, study="store-bench")
+                            workers=workers, study="store-bench", on_progress=sample)
             wall = time.perf_counter() - began
             trial_seconds = sum(t.user_attrs.get("seconds", 0.0) for run in runs for t in run.study.get_trials())
     one_s, many_s = statistics.median(times["one"]), statistics.median(times["many"])
@@ -107,5 +113,7 @@ def run_store_bench(pairs: int = 100, days: float = 365, days_per_backtest: floa
         "backtest_ratio": round(many_s / one_s, 3),
         "discover": {"studies": len(runs), "trials": trials * len(runs), "workers": workers, "wall_s": round(wall, 1),
                      "trial_s": round(trial_seconds, 1), "overhead_s": round(overhead, 1),
-                     "overhead_per_pair_s": round(overhead / len(runs), 3)},
+                     "overhead_per_pair_s": round(overhead / len(runs), 3),
+                     "worker_peak_rss_mb": round(memory["peak_rss_mb"]), "workers_replaced": memory["replaced"],
+                     "max_worker_mb": DEFAULT_MAX_WORKER_MB},
     }

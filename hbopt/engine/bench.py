@@ -67,7 +67,7 @@ def _measure_in_child(warm_up: Callable[[], dict], run: Callable[[], dict], conn
     connection.close()
 
 
-def _measure(warm_up: Callable[[], dict], run: Callable[[], dict]) -> tuple[dict, float, float]:
+def measure_in_fork(warm_up: Callable[[], dict], run: Callable[[], dict]) -> tuple[dict, float, float]:
     """(result, wall ms, peak RSS rise in MB) of ``run()``, run after ``warm_up()`` in a forked
     copy of this process, so that each engine starts from the same memory and leaves nothing
     behind for the next."""
@@ -106,7 +106,7 @@ def run_bench(days: float = 90, controllers: list[str] | None = None, seed: int 
         measured = {}
         for run, (engine, cost_model) in runs.items():
             progress(f"{name}: {engine} ({cost_model} costs), {days:g} days")
-            measured[run] = _measure(warm[run], functools.partial(backtest, config, days=days, engine=engine,
+            measured[run] = measure_in_fork(warm[run], functools.partial(backtest, config, days=days, engine=engine,
                                                                   candles=candles, ledger=True,
                                                                   costs=Costs(cost_model)))
         (turbo, turbo_ms, turbo_mb), (stock, stock_ms, stock_mb) = measured["turbo"], measured["stock"]

@@ -58,7 +58,7 @@ def _serve(connection, setup: WorkerSetup) -> None:
         for trial in batch:
             connection.send(("start", trial.number))
             connection.send(("done", trial.number, trial_worker.run_trial(trial)))
-        rss = process.memory_info().rss
+        rss = trial_worker.own_memory(process)
         if setup.max_rss_mb and rss > setup.max_rss_mb * 2**20:
             connection.send(("recycle", rss))
             return
@@ -235,7 +235,7 @@ class LocalPool(Pool):
             try:
                 info = psutil.Process(worker.process.pid)
                 times = info.cpu_times()
-                stats.append({"pid": worker.process.pid, "rss_mb": info.memory_info().rss / 2**20,
+                stats.append({"pid": worker.process.pid, "rss_mb": trial_worker.own_memory(info) / 2**20,
                               "cpu_s": times.user + times.system, "busy": worker.running is not None,
                               "ready": worker.ready, "node": "local"})
             except psutil.Error:

@@ -51,7 +51,8 @@ class Pool:
 
     ``size`` is the number of workers; ``idle_capacity`` how many more trials they could take now
     without running dry; ``replaced`` how many workers were replaced (died, timed out, recycled);
-    ``worker_stats`` one dict per live worker (``pid``, ``rss_mb``, ``cpu_s``, ``busy``, ``ready``,
+    ``worker_stats`` one dict per live worker (``pid``, ``rss_mb``: its own resident memory,
+    :func:`~hbopt.engine.worker.own_memory`; ``cpu_s``, ``busy``, ``ready``,
     ``node``)."""
 
     size: int

@@ -93,7 +93,7 @@ class TrialActor:
         answer = worker.run_trial(trial)
         process = psutil.Process()
         times = process.cpu_times()
-        return answer, process.memory_info().rss, times.user + times.system
+        return answer, worker.own_memory(process), times.user + times.system
 
 
 def _packed(path: str) -> dict[str, bytes]:

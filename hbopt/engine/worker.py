@@ -43,6 +43,15 @@ def initialise(setup: WorkerSetup, source=None) -> None:
     )
 
 
+def own_memory(process) -> int:
+    """The bytes a worker (a ``psutil.Process``) holds of its own: its resident memory less the
+    pages it shares through files (the mirror's memory-mapped candles, the libraries' code),
+    which the page cache holds once for every worker and can drop. What ``--max-worker-mb``
+    bounds, so a store of hundreds of pairs does not count against each worker that reads it."""
+    info = process.memory_info()
+    return info.rss - getattr(info, "shared", 0)
+
+
 def ignore_interrupts() -> None:
     """Leave Ctrl-C to the driver: it decides when workers stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
