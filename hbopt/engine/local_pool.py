@@ -210,7 +210,7 @@ class LocalPool(Pool):
                     worker.batches.popleft()
                 worker.running = None
                 self._finished.append(Outcome(trial, payload.get("results", []), payload.get("error"),
-                                              worker.process.pid, payload["seconds"]))
+                                              worker.process.pid, payload["seconds"], payload.get("cpu_s", 0.0)))
             elif kind in ("idle", "recycle"):
                 worker.rss = message[1]
                 if kind == "recycle":

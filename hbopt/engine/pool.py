@@ -36,14 +36,16 @@ class WorkerSetup:
 
 @dataclass
 class Outcome:
-    """A finished trial: ``results`` (one per backtest) or ``error``; which worker ran it and the
-    seconds it took there (for a trial cut short, until the pool gave up on it)."""
+    """A finished trial: ``results`` (one per backtest) or ``error``; which worker ran it, the
+    seconds it took there (for a trial cut short, until the pool gave up on it) and the CPU
+    seconds the worker spent on it (0 for a trial cut short)."""
 
     trial: Trial
     results: list[dict] = field(default_factory=list)
     error: str | None = None
     worker: int | str | None = None
     seconds: float = 0.0
+    cpu_s: float = 0.0
 
 
 class Pool:

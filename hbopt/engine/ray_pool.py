@@ -234,7 +234,7 @@ class RayPool(Pool):
         answer, actor.rss, actor.cpu_s = value
         payload = ujson.loads(answer)
         self._finished.append(Outcome(trial, payload.get("results", []), payload.get("error"), actor.info["pid"],
-                                      payload["seconds"]))
+                                      payload["seconds"], payload.get("cpu_s", 0.0)))
         actor.head_since = time.monotonic()
         if self.setup.max_rss_mb and actor.rss > self.setup.max_rss_mb * 2**20:
             actor.retiring = True

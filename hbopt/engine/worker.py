@@ -60,21 +60,24 @@ def ignore_interrupts() -> None:
 def run_trial(trial: Trial) -> str:
     """Run a trial's backtests in this worker; a ujson string of ``{"results": [...]}`` or
     ``{"error": "..."}`` (:func:`describe`'s text, which ``from_description`` turns back into the
-    hbopt error it was, or an internal error), with the ``seconds`` it took."""
-    text = _answer(trial)
+    hbopt error it was, or an internal error), with the ``seconds`` its backtests took and the
+    ``cpu_s`` this process spent on them, the collection of their garbage included."""
+    cpu = time.process_time()
+    answer = _answer(trial)
     _collect()  # the trial's objects are unreachable now
-    return text
+    answer["cpu_s"] = time.process_time() - cpu
+    return ujson.dumps(answer)
 
 
-def _answer(trial: Trial) -> str:
+def _answer(trial: Trial) -> dict:
     backtest = _state["backtest"]
     began = time.perf_counter()
     try:
         results = [backtest(**kwargs, candles=_state["candles"], user_module=_state["user_module"])
                    for kwargs in trial.backtests]
-        return ujson.dumps({"results": results, "seconds": time.perf_counter() - began})
+        return {"results": results, "seconds": time.perf_counter() - began}
     except Exception as exc:  # the trial failed, the worker goes on
-        return ujson.dumps({"error": describe(exc), "seconds": time.perf_counter() - began})
+        return {"error": describe(exc), "seconds": time.perf_counter() - began}
 
 
 def _collect() -> None:

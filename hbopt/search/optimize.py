@@ -112,6 +112,7 @@ class Progress:
     rejected: int = 0  # proposals that broke a relation, never run
     backtests: int = 0
     backtest_seconds: float = 0.0  # time workers spent in trials
+    backtest_cpu_seconds: float = 0.0  # CPU workers spent on them (the trials' cpu_s)
     started: float = field(default_factory=time.monotonic)
     best: float | None = None  # the study's best feasible value so far, earlier runs' included (one objective)
     best_params: dict | None = None  # its params, on their steps
@@ -266,7 +267,8 @@ class Optimizer:
     def _outcome(self, outcome: Outcome, progress: Progress) -> tuple[list[float] | None, dict, dict]:
         """A pool outcome as the trial's (values or None, user attributes, constraints)."""
         progress.backtest_seconds += outcome.seconds
-        attrs = {"seconds": round(outcome.seconds, 3), "worker": outcome.worker}
+        progress.backtest_cpu_seconds += outcome.cpu_s
+        attrs = {"seconds": round(outcome.seconds, 3), "cpu_s": round(outcome.cpu_s, 4), "worker": outcome.worker}
         if outcome.error:
             return None, {**attrs, "error": outcome.error}, {}
         progress.backtests += len(outcome.results)

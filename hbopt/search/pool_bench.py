@@ -11,9 +11,14 @@ backtests of a built-in on a synthetic market). Per sampler:
   time x workers) and each worker's RSS over the run, and its growth from 20% of the trials
   (a worker's heap settles after its first trials) to the end.
 
+- **outside backtests**: all the CPU the run spends outside backtests, per trial: every
+  process's CPU over the whole run (the driver's and the workers', counted from when every
+  worker is set up and idle to the end, when they are idle again) less the trials' own
+  ``cpu_s``, as anyone can check it from the outside (None when a worker was replaced).
+
 Then a scaling table: trials/s and busy share for each worker count, with the first sampler.
-Figures are taken over the steady state, after every worker's first trials and before the last
-ones drain.
+Other figures are taken over the steady state, after every worker's first trials and before
+the last ones drain.
 """
 from __future__ import annotations
 
@@ -109,9 +114,14 @@ def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
             stats = pool.worker_stats()
             samples.append((time.monotonic(), progress.done, _own_cpu(), sum(s["cpu_s"] for s in stats),
                             [s["rss_mb"] for s in stats]))
+        while not all(s["ready"] for s in pool.worker_stats()) or len(pool.worker_stats()) < workers:
+            pool.poll(0.1)  # every worker set up and idle: its CPU from here on is the run's
+        idle = _own_cpu() + sum(s["cpu_s"] for s in pool.worker_stats())
         began = time.monotonic()
-        Optimizer(_study(journal, f"bench_{workers}"), spec, pool).run(trials, sample)
+        run = Optimizer(_study(journal, f"bench_{workers}"), spec, pool).run(trials, sample)
         wall = time.monotonic() - began
+        # every process's CPU over the run (the workers idle at both ends), less the trials' own
+        outside = _own_cpu() + sum(s["cpu_s"] for s in pool.worker_stats()) - idle - run.backtest_cpu_seconds
         replaced = pool.replaced
     steady = [s for s in samples if warm <= s[1] <= tail]
     if len(steady) < 2:  # a run too short for a steady state: the whole of it
@@ -125,6 +135,7 @@ def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
         "workers": workers, "trials": trials, "wall_s": round(wall, 2), "replaced": replaced,
         "trials_per_s": round((d1 - d0) / span, 2),
         "driver_ms": round(1000 * (p1 - p0) / (d1 - d0), 2),
+        "outside_backtests_ms": round(1000 * outside / run.done, 2) if not replaced else None,
         "busy_pct": round(100 * (w1 - w0) / (span * workers), 1),
         "rss_growth_pct": round(max(100 * (b - a) / a for a, b in zip(rss_from, rss_to)), 1),
         "rss_over_time": [{"trial": s[1], "rss_mb": [round(r) for r in s[4]]} for s in marks],

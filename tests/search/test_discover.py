@@ -54,6 +54,8 @@ def test_a_small_study_completes_offline_and_resumes(two_pairs, hbopt):
     assert {"net_pnl_quote", "sharpe_ratio", "max_drawdown_pct", "close_types", "account"} <= set(metrics)
     assert trials[0].values[0] == metrics["account"]["pnl_quote"]  # the default objective
     assert trials[0].user_attrs["configs"][0]["trading_pair"] == PAIR
+    # what its backtests cost their worker, for anyone checking the driver's share from the outside
+    assert all(0 < t.user_attrs["cpu_s"] <= t.user_attrs["seconds"] + 1 for t in trials)
     manifest = StudyFolder("s1").manifest()
     assert manifest["seed"] == 4 and len(manifest["runs"]) == 2 and manifest["versions"]["hummingbot"]
     assert manifest["data"][f"{CONNECTOR}|{PAIR}|1m"] and len(manifest["controller_source_sha256"]) == 64
