@@ -1056,10 +1056,11 @@ def bench_pool(days, controller, seed, worker_counts, trials, samplers, as_json)
     most = max(counts)
     title = f"{controller}, {trials} trials of {days:g} days (turbo), steady state"
     out.print(table(["sampler", "driver ms/trial, alone", "ceiling trials/s", f"trials/s, {most} workers",
-                     "driver ms/trial", "CPU outside backtests, ms/trial", "workers busy %", "RSS growth %",
-                     "replaced"],
+                     "driver ms/trial", "CPU outside backtests, ms/trial", "workers busy %",
+                     "projected busy %, 16/48/96 workers", "RSS growth %", "replaced"],
                     [[r["sampler"], r["ceiling_driver_ms"], r["ceiling_trials_per_s"], r["trials_per_s"],
-                      r["driver_ms"], r["outside_backtests_ms"], r["busy_pct"], r["rss_growth_pct"], r["replaced"]]
+                      r["driver_ms"], r["outside_backtests_ms"], r["busy_pct"],
+                      "/".join(f"{v:g}" for v in r["projected_busy_pct"].values()), r["rss_growth_pct"], r["replaced"]]
                      for r in bench["samplers"]],
                     title=title))
     rss = [r["rss_over_time"] for r in bench["samplers"]]

@@ -14,7 +14,9 @@ backtests of a built-in on a synthetic market). Per sampler:
 - **outside backtests**: all the CPU the run spends outside backtests, per trial: every
   process's CPU over the whole run (the driver's and the workers', counted from when every
   worker is set up and idle to the end, when they are idle again) less the trials' own
-  ``cpu_s``, as anyone can check it from the outside (None when a worker was replaced).
+  ``cpu_s``, as anyone can check it from the outside (None when a worker was replaced);
+- **projection**: from the trials' mean ``cpu_s`` and the driver's CPU per trial, the busy share
+  the driver could keep at 16, 48 and 96 workers (:func:`projected_busy`).
 
 Then a scaling table: trials/s and busy share for each worker count, with the first sampler.
 Other figures are taken over the steady state, after every worker's first trials and before
@@ -136,10 +138,23 @@ def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
         "trials_per_s": round((d1 - d0) / span, 2),
         "driver_ms": round(1000 * (p1 - p0) / (d1 - d0), 2),
         "outside_backtests_ms": round(1000 * outside / run.done, 2) if not replaced else None,
+        "backtest_ms": round(1000 * run.backtest_cpu_seconds / run.done, 2),
+        "projected_busy_pct": projected_busy(run.backtest_cpu_seconds / run.done, (p1 - p0) / (d1 - d0)),
         "busy_pct": round(100 * (w1 - w0) / (span * workers), 1),
         "rss_growth_pct": round(max(100 * (b - a) / a for a, b in zip(rss_from, rss_to)), 1),
         "rss_over_time": [{"trial": s[1], "rss_mb": [round(r) for r in s[4]]} for s in marks],
     }
+
+
+PROJECTED_WORKERS = (16, 48, 96)
+
+
+def projected_busy(backtest_s: float, driver_s: float) -> dict[int, float]:
+    """The workers' busy share (%) a driver spending ``driver_s`` of CPU per trial, one trial after
+    another, can keep at :data:`PROJECTED_WORKERS` workers whose trials take ``backtest_s`` each:
+    it feeds ``1 / driver_s`` trials a second, they take ``workers / backtest_s``."""
+    return {w: round(min(100.0, 100 * backtest_s / (driver_s * w)), 1) if driver_s > 0 else 100.0
+            for w in PROJECTED_WORKERS}
 
 
 def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 90, controller: str = "bollinger",
