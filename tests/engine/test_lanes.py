@@ -70,7 +70,7 @@ def test_each_lane_gets_its_own_outcomes_under_its_own_numbers():
 
 
 def test_the_next_study_starts_while_the_last_trials_of_the_one_before_run():
-    pool = SlowPool(size=2, seconds=0.3)
+    pool = SlowPool(size=2, seconds=1.5)  # b has 1.5 s to start, however loaded the machine
     overlapped(["a", "b"], search(3), pool, lambda *args: None)
     when = {(event, tag): t for event, tag, t in pool.log}
     assert when["submitted", "b-0"] < when["finished", "a-2"]  # a's last trial had not drained
