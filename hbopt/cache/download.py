@@ -15,7 +15,6 @@ files there, so the next run downloads only what is still missing.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -206,21 +205,23 @@ def fetch_file(base_url: str, f: DumpFile, folder: Path) -> tuple[Path | None, i
             target.unlink()
     brought, problem = 0, ""
     try:
-        checksum_text = _checksum_text(url)
+        write_text_atomic(checksum, _checksum_text(url), mode=0o600)
         for _ in range(RETRIES):
             try:
                 brought += _fetch_into(url, part)
             except ConnectionError as exc:
                 problem = str(exc)
                 continue
-            digest = hashlib.sha256(part.read_bytes()).hexdigest()
-            if checksum_text.split()[:1] == [digest]:
-                write_text_atomic(checksum, checksum_text, mode=0o600)
-                os.replace(part, target)
-                return target, brought
-            problem = f"{f.name}: its SHA-256 is not the one its .CHECKSUM holds"
-            part.unlink()
+            try:
+                verify_checksum(target, part.read_bytes())  # against the .CHECKSUM just written
+            except DataError:
+                problem = f"{f.name}: its SHA-256 is not the one its .CHECKSUM holds"
+                part.unlink()
+                continue
+            os.replace(part, target)
+            return target, brought
     except Missing:
+        checksum.unlink(missing_ok=True)
         return None, brought
     except ConnectionError as exc:
         problem = str(exc)
@@ -253,19 +254,16 @@ def _plan(connector: str, pair: str, interval: str | None, start: date, end: dat
     return PairPlan(key, files, lacking(files, stored, step), folder, stored, step)
 
 
-def not_out_yet(f: DumpFile, start: date, end: date, today: date) -> list[DumpFile]:
+def not_out_yet(f: DumpFile, where: Market, interval: str | None, start: date, end: date,
+                today: date) -> list[DumpFile]:
     """The daily files standing in for ``f`` when it is the monthly kline file of the month before
     ``today``'s, which Binance publishes some days into the next month; none otherwise."""
     month = datetime.fromtimestamp(f.start, timezone.utc).date()
     previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    if "/monthly/klines/" not in f.path or month != previous:
+    if interval is None or "/monthly/" not in f.path or month != previous:
         return []
-    folder, name = f.path.replace("/monthly/", "/daily/").rsplit("/", 1)
-    symbol, tail = name.split("-")[:2]
     last = min(end, today - timedelta(days=1), today.replace(day=1) - timedelta(days=1))
-    days = (max(start, month) + timedelta(days=n) for n in range((last - max(start, month)).days + 1))
-    return [DumpFile(f"{folder}/{symbol}-{tail}-{d.isoformat()}.zip", calendar.timegm(d.timetuple()),
-                     calendar.timegm(d.timetuple()) + DAY) for d in days]
+    return daily_files(where, *_series(where, interval), max(start, month), last)
 
 
 def download(connector: str, pairs: list[str], interval: str | None, start: date, end: date,
@@ -322,7 +320,8 @@ def download(connector: str, pairs: list[str], interval: str | None, start: date
     stand_ins = []
     for index, plan in enumerate(plans):
         for f in [f for f in plan.needed if outcomes[index, f.name] == (None, 0)]:
-            if dailies := lacking(not_out_yet(f, start, end, today), plan.stored, plan.step):
+            stand_in = not_out_yet(f, market(connector, plan.key.pair), interval, start, end, today)
+            if dailies := lacking(stand_in, plan.stored, plan.step):
                 plan.needed[plan.needed.index(f):plan.needed.index(f) + 1] = dailies
                 stand_ins += [(index, d) for d in dailies]
     fetch_all(stand_ins)
