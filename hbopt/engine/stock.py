@@ -72,9 +72,31 @@ class StockBacktestingEngine(BacktestingEngineBase):
             self._rules = load_rules_file()
         return price_increment(config.connector_name, config.trading_pair, price, self._rules)
 
+    def _reset_simulation_state(self):
+        super()._reset_simulation_state()
+        self._executor_ids: set[str] = set()
+
+    def give_own_id(self, config) -> None:
+        """Make a new executor's ``config.id`` one no other executor of this run has.
+
+        Hummingbot hashes an executor's id from its timestamp, the tick it was created on, and
+        ``random.randint(0, 99999)``, so two executors created on one tick share an id about once
+        in 100,000 pairs, and its engine then stops or books the wrong one: a market maker's run
+        would come out differently about once in a hundred. A repeated id gets a suffix (``-2``,
+        ``-3``...), set on the config the controller holds, so a run is what Hummingbot gives
+        whenever its ids differ, every time."""
+        own, n = config.id, 1
+        while own in self._executor_ids:
+            n += 1
+            own = f"{config.id}-{n}"
+        config.id = own
+        self._executor_ids.add(own)
+
     def simulate_executor(self, config, df, trade_cost):
-        """Hummingbot's, except that an order the exchange rejects is booked (terminated where it
-        was placed) rather than dropped as Hummingbot drops a FAILED simulation."""
+        """Hummingbot's, except that the executor gets its own id (:meth:`give_own_id`) and an
+        order the exchange rejects is booked (terminated where it was placed) rather than
+        dropped as Hummingbot drops a FAILED simulation."""
+        self.give_own_id(config)
         simulation = super().simulate_executor(config, df, trade_cost)
         if simulators.is_rejection(simulation):
             self._record_terminated_executor(simulation.get_executor_info_at_timestamp(float(df.index[0])))

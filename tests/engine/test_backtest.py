@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hummingbot.strategy_v2.executors import data_types as executor_data_types
 
 from hbopt.engine import backtest, data_window, offline
 from tests.conftest import CONNECTOR, KEY_1M, PAIR
@@ -85,6 +86,20 @@ def test_results_equal_hummingbots_engine_driven_directly(controller, timing, ma
                                   hours_stamped_at_close=timing != "close")
         opened = [r["timestamp"] for r in json.loads(ledger.read_text())["executors"]]
         assert [ledger_row(info)["timestamp"] for info in other["executors"]] != opened
+
+
+@pytest.mark.parametrize("engine", ["stock", "turbo"])
+@pytest.mark.parametrize("costs", ["hummingbot", "exchange"])
+def test_executors_created_on_one_tick_are_told_apart_when_hummingbots_ids_collide(engine, costs, market,
+                                                                                     monkeypatch):
+    """Hummingbot hashes an executor's id from its tick and random.randint(0, 99999): a market
+    maker's orders placed together share an id about once in 100,000 pairs."""
+    config = {"controller_name": "pmm", "connector_name": CONNECTOR, "trading_pair": PAIR,
+              "buy_spreads": [0.001, 0.002], "sell_spreads": [0.001, 0.002]}
+    apart = backtest(config, days=1, engine=engine, costs={"model": costs})
+    monkeypatch.setattr(executor_data_types.random, "randint", lambda low, high: 7)
+    together = backtest(config, days=1, engine=engine, costs={"model": costs})
+    assert apart["account"]["fills"] > 20 and together["account"] == apart["account"]
 
 
 def test_turbo_is_the_default_engine_and_stock_is_there_when_asked_for(market, hbopt):

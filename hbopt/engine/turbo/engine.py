@@ -138,6 +138,7 @@ class TurboBacktestingEngine(StockBacktestingEngine):
     def _create(self, config, tick: int, last: int):
         """Simulate a new executor as ``simulate_executor`` would; types it does not simulate are
         dropped, as Hummingbot drops them."""
+        self.give_own_id(config)
         market, order = self._market, self._created
         end = market.last_tick_until(self._get_executor_max_timestamp(config, market.ts[last]))
         if self.costs.exchange:
