@@ -36,6 +36,7 @@ returns an infeasible trial.
 from __future__ import annotations
 
 import collections
+import copy
 import itertools
 import json
 import math
@@ -188,8 +189,10 @@ class Optimizer:
             if trial.state == TrialState.COMPLETE:
                 self._known.setdefault(params_key(trial.params),
                                        (trial.values, trial.user_attrs, trial.constraints, trial.number))
-                if self.model is not None:
-                    self.model.add_trial(trial)
+                if self.model is not None:  # what it models, not the attributes (see _record)
+                    light = copy.copy(trial)
+                    light.user_attrs = {}
+                    self.model.add_trial(light)
 
     # -- proposing ----------------------------------------------------------------------------
     def _propose(self, progress: Progress) -> tuple[object, dict] | None:
@@ -236,11 +239,12 @@ class Optimizer:
             progress.duplicates += 1
         state = TrialState.COMPLETE if values is not None else TrialState.FAIL
         if isinstance(handle, optuna.Trial):
-            for key, value in attrs.items():
-                handle.set_user_attr(key, value)
             for key, value in constraints.items():
                 handle.set_constraint(key, value)
+            # The model is told what it models; the attributes (metrics, configs, PnL series) go
+            # to the study only, so the model's copies of a trial stay small.
             frozen = self.model.tell(handle, values, state=state)
+            frozen.user_attrs = dict(attrs)
         else:
             frozen = optuna.trial.create_trial(params=params, distributions=distributions(self.space, params),
                                                values=values, state=state, user_attrs={**attrs, "draw_index": handle})

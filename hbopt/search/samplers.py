@@ -12,6 +12,12 @@ trials TPE refits for every trial as plain TPE does; at 1,000 a fit serves eight
 study is large, the "above" set (the worse trials, whose density only sets g(x)) is an even
 subsample of :data:`MAX_ABOVE` of them, so a fit stays bounded, and so does the batch.
 ``hbopt bench --search`` compares the best found after N trials with plain sequential TPE.
+
+Optuna evaluates the normal distribution's log CDF, which every stepped or integer parameter's
+density needs for each candidate and kernel, one element at a time in Python: about 1.8 million
+calls and a third of the driver's CPU over a 1,000-trial study. Importing this module has TPE
+(plain and batched) compute it with ``scipy.special.log_ndtr``, the same function in C, about
+30 times faster, within 1e-12 of optuna's own (which approximates it above 6).
 """
 from __future__ import annotations
 
@@ -19,11 +25,21 @@ import math
 
 import numpy as np
 import optuna
+from optuna.samplers._tpe import _truncnorm
 from optuna.samplers._tpe.sampler import _split_trials, default_gamma, default_gamma_multiobjective
 from optuna.trial import TrialState
+from scipy.special import log_ndtr
 
 TRIALS_PER_PROPOSAL = 125
 MAX_ABOVE = 1000
+
+
+def _log_ndtr(a: np.ndarray) -> np.ndarray:
+    """log(Phi(a)), elementwise (see the module)."""
+    return log_ndtr(np.asarray(a, dtype=float))
+
+
+_truncnorm._log_ndtr = _log_ndtr
 
 
 def make_sampler(sampler: str, seed: int | None) -> optuna.samplers.BaseSampler:
