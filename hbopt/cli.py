@@ -700,10 +700,12 @@ def bench_costs_option(f):
               help="--pool: trials per run [default: 1000]; --search: trials per backtest study [default: 150].")
 @click.option("--samplers", default="random,tpe", show_default=True,
               help="--pool: samplers whose driver and workers are measured (the first also for the scaling table).")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="--pool: where the trials run (ray: a local Ray instance).")
 @bench_costs_option
 @click.option("--json", "as_json", is_flag=True)
 def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode, store_mode, pairs, trials, samplers,
-          cost_model, as_json):
+          backend, cost_model, as_json):
     """Stock vs turbo engine on the same configs and data, one core; or, with --pool, what a
     discover run costs: per sampler the driver's CPU per trial and its ceiling (trials/s when
     backtests cost nothing), the workers' busy share and RSS over the run; and throughput for
@@ -721,6 +723,7 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode
       hbopt bench --days 90
       hbopt bench --pool --workers 1,2 --trials 1000 --days 90
       hbopt bench --pool --workers 2 --samplers tpe,nsga2 --trials 300 --days 360
+      hbopt bench --pool --backend ray --workers 2 --samplers tpe --trials 1000 --days 30
       hbopt bench --search --trials 150 --days 90
       hbopt bench --verdict --seed 5
       hbopt bench --store --pairs 100 --days 365
@@ -735,7 +738,7 @@ def bench(days, names, seed, pool_mode, worker_counts, search_mode, verdict_mode
         return bench_store(pairs, days or 365, trials or 2, seed, as_json)
     days = days or 90
     if pool_mode:
-        return bench_pool(days, names.split(",")[0], seed, worker_counts, trials or 1000, samplers, as_json)
+        return bench_pool(days, names.split(",")[0], seed, worker_counts, trials or 1000, samplers, backend, as_json)
     if search_mode:
         return bench_search(days, names.split(",")[0], trials or 150, as_json)
 
@@ -1037,7 +1040,7 @@ def print_verdict(v: dict) -> None:
                   + (_number(exchange["pnl_quote"]) if not exchange["error"] else f"- ({exchange['error']})"))
 
 
-def bench_pool(days, controller, seed, worker_counts, trials, samplers, as_json):
+def bench_pool(days, controller, seed, worker_counts, trials, samplers, backend, as_json):
     from hbopt.search.pool_bench import run_pool_bench
     from hbopt.search.spec import SAMPLERS
 
@@ -1050,11 +1053,12 @@ def bench_pool(days, controller, seed, worker_counts, trials, samplers, as_json)
         raise click.BadParameter(f"a comma-separated list of {', '.join(s for s in SAMPLERS if s != 'grid')}",
                                  param_hint="--samplers")
     with err.status("benchmarking the pool") as status:
-        bench = run_pool_bench(counts, trials, days, controller, names, seed, progress=lambda m: status.update(m))
+        bench = run_pool_bench(counts, trials, days, controller, names, seed, backend,
+                               progress=lambda m: status.update(m))
     if as_json:
         return emit_json(bench)
     most = max(counts)
-    title = f"{controller}, {trials} trials of {days:g} days (turbo), steady state"
+    title = f"{controller}, {trials} trials of {days:g} days (turbo), {backend} workers, steady state"
     out.print(table(["sampler", "driver ms/trial, alone", "ceiling trials/s", f"trials/s, {most} workers",
                      "driver ms/trial", "CPU outside backtests, ms/trial", "workers busy %",
                      "projected busy %, 16/48/96 workers", "RSS growth %", "replaced"],

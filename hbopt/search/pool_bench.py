@@ -11,8 +11,9 @@ backtests of a built-in on a synthetic market). Per sampler:
   time x workers) and each worker's RSS over the run, and its growth from 20% of the trials
   (a worker's heap settles after its first trials) to the end.
 
-- **outside backtests**: all the CPU the run spends outside backtests, per trial: every
-  process's CPU over the whole run (the driver's and the workers', counted from when every
+- **outside backtests**: all the CPU the run spends outside backtests, per trial: the CPU of
+  the driver's whole process tree over the run (the driver, its workers and, on Ray, the
+  cluster's own processes that a local Ray instance starts under it; counted from when every
   worker is set up and idle to the end, when they are idle again) less the trials' own
   ``cpu_s``, as anyone can check it from the outside (None when a worker was replaced);
 - **projection**: from the trials' mean ``cpu_s`` and the driver's CPU per trial, the busy share
@@ -34,7 +35,7 @@ import psutil
 
 from hbopt.cache.scratch import scratch_market
 from hbopt.engine.local_pool import LocalPool
-from hbopt.engine.pool import Outcome, Pool, Trial, WorkerSetup
+from hbopt.engine.pool import Outcome, Pool, Trial, WorkerSetup, make_pool
 from hbopt.search.optimize import Optimizer
 from hbopt.search.spec import build_spec, loadable_point
 
@@ -81,6 +82,19 @@ def _own_cpu() -> float:
     return times.user + times.system
 
 
+def _tree_cpu() -> float:
+    """CPU seconds of this process and every process under it (those that ended and were waited
+    for included)."""
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended since it was listed
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def _study(journal: Path, name: str) -> optuna.Study:
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     return optuna.create_study(study_name=name, storage=storage)
@@ -103,11 +117,11 @@ def _ceiling(spec, result: dict, trials: int, capacity: int, journal: Path) -> d
     return {"ceiling_trials_per_s": round(trials / wall, 1), "ceiling_driver_ms": round(1000 * cpu / trials, 2)}
 
 
-def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
-    """A real run on ``workers`` local workers, measured over its steady state."""
+def _measure(spec, workers: int, trials: int, journal: Path, backend: str = "local") -> dict:
+    """A real run on ``workers`` workers of ``backend``, measured over its steady state."""
     samples = []  # (time, trials done, driver CPU s, worker CPU s, worker RSS MB list)
     warm, tail = 2 * workers, trials - 2 * workers
-    with LocalPool(workers, WorkerSetup()) as pool:
+    with make_pool(backend, workers, WorkerSetup()) as pool:
         def sample(progress):
             last = samples[-1] if samples else None
             edge = last is not None and any(last[1] < mark <= progress.done for mark in (warm, tail, trials))
@@ -118,12 +132,12 @@ def _measure(spec, workers: int, trials: int, journal: Path) -> dict:
                             [s["rss_mb"] for s in stats]))
         while not all(s["ready"] for s in pool.worker_stats()) or len(pool.worker_stats()) < workers:
             pool.poll(0.1)  # every worker set up and idle: its CPU from here on is the run's
-        idle = _own_cpu() + sum(s["cpu_s"] for s in pool.worker_stats())
+        idle = _tree_cpu()
         began = time.monotonic()
         run = Optimizer(_study(journal, f"bench_{workers}"), spec, pool).run(trials, sample)
         wall = time.monotonic() - began
         # every process's CPU over the run (the workers idle at both ends), less the trials' own
-        outside = _own_cpu() + sum(s["cpu_s"] for s in pool.worker_stats()) - idle - run.backtest_cpu_seconds
+        outside = _tree_cpu() - idle - run.backtest_cpu_seconds
         replaced = pool.replaced
     steady = [s for s in samples if warm <= s[1] <= tail]
     if len(steady) < 2:  # a run too short for a steady state: the whole of it
@@ -158,10 +172,10 @@ def projected_busy(backtest_s: float, driver_s: float) -> dict[int, float]:
 
 
 def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 90, controller: str = "bollinger",
-                   samplers=("random", "tpe"), seed: int = 7,
+                   samplers=("random", "tpe"), seed: int = 7, backend: str = "local",
                    progress: Callable[[str], None] = lambda message: None) -> dict:
-    """``{"samplers": [row per sampler], "scaling": [row per worker count]}``; ``scaling`` in a
-    row is its throughput over the first count's."""
+    """``{"samplers": [row per sampler], "scaling": [row per worker count]}`` of runs on
+    ``backend``'s workers; ``scaling`` in a row is its throughput over the first count's."""
     with scratch_market(_CONNECTOR, {_PAIR: "mixed"}, days + 4, seed) as scratch:
         def spec_for(sampler):
             return build_spec({"controller": controller, "connector": _CONNECTOR, "pairs": [_PAIR], "sampler": sampler,
@@ -175,13 +189,15 @@ def run_pool_bench(worker_counts: list[int], trials: int = 1000, days: float = 9
             row = {"sampler": sampler,
                    **_ceiling(spec_for(sampler), result, trials, 2 * most, scratch / f"ceiling_{sampler}.log")}
             progress(f"{sampler}: {most} worker(s), {trials} trials of {days:g} days")
-            row.update(_measure(spec_for(sampler), most, trials, scratch / f"{sampler}.log"))
+            row.update(_measure(spec_for(sampler), most, trials, scratch / f"{sampler}.log", backend))
             rows.append(row)
         by_count[most] = rows[0]
         for workers in sorted(set(worker_counts) - {most}):
             progress(f"{samplers[0]}: {workers} worker(s), {trials} trials of {days:g} days")
-            by_count[workers] = _measure(spec_for(samplers[0]), workers, trials, scratch / f"scaling_{workers}.log")
+            by_count[workers] = _measure(spec_for(samplers[0]), workers, trials, scratch / f"scaling_{workers}.log",
+                                         backend)
     first = by_count[min(worker_counts)]["trials_per_s"]
     scaling = [{"workers": w, "trials_per_s": r["trials_per_s"], "scaling": round(r["trials_per_s"] / first, 2),
                 "busy_pct": r["busy_pct"], "driver_ms": r["driver_ms"]} for w, r in sorted(by_count.items())]
-    return {"controller": controller, "days": days, "trials": trials, "samplers": rows, "scaling": scaling}
+    return {"controller": controller, "days": days, "trials": trials, "backend": backend, "samplers": rows,
+            "scaling": scaling}

@@ -1,6 +1,8 @@
 """``hbopt bench --pool``: the driver, the workers and the scaling, measured on real runs."""
 import json
 
+import pytest
+
 
 def test_the_pool_bench_reports_the_driver_the_workers_and_the_scaling_per_sampler(hbopt):
     run = hbopt("bench", "--pool", "--workers", "1,2", "--trials", "24", "--days", "3", "--json")
@@ -17,6 +19,19 @@ def test_the_pool_bench_reports_the_driver_the_workers_and_the_scaling_per_sampl
         assert len(row["rss_over_time"]) == 10 and all(len(m["rss_mb"]) == 2 for m in row["rss_over_time"])
     assert [(r["workers"], r["scaling"]) for r in bench["scaling"]][0] == (1, 1.0)
     assert [r["workers"] for r in bench["scaling"]] == [1, 2]
+
+
+def test_the_pool_bench_measures_ray_workers_the_same_way(hbopt):
+    pytest.importorskip("ray")
+    run = hbopt("bench", "--pool", "--backend", "ray", "--workers", "2", "--samplers", "tpe", "--trials", "20",
+                "--days", "1", "--json")
+    assert run.code == 0, run.err
+    bench = json.loads(run.out)
+    [row] = bench["samplers"]
+    assert bench["backend"] == "ray" and row["workers"] == 2 and row["replaced"] == 0
+    # the outside figure counts the driver's whole tree: the local Ray instance's own processes too
+    assert row["outside_backtests_ms"] > row["driver_ms"] > 0 and row["backtest_ms"] > 0
+    assert list(row["projected_busy_pct"]) == ["16", "48", "96"]
 
 
 def test_the_pool_bench_refuses_an_unknown_sampler(hbopt):
